@@ -1,0 +1,270 @@
+"""The project file, ``embtune.toml``, as frozen dataclasses.
+
+Every table of the file maps to one dataclass below. Loading is strict: an unknown key or a value of
+the wrong type raises :class:`ConfigError` naming the key path (``search_log.fields.qeury``) and, when
+a known key is close, "did you mean 'query'?". Relative paths are resolved against the file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DocsConfig:
+    """Where the help-center articles live and how long ones are split."""
+
+    path: str = "docs"
+    #: ``auto`` picks from the path: a folder of Markdown, a ``.jsonl`` file, or a BEIR ``corpus.jsonl``.
+    format: str = "auto"
+    #: Split articles longer than ``split_min_words`` by their ``##`` headings into sections.
+    split_sections: bool = True
+    split_min_words: int = 400
+
+    def __post_init__(self):
+        _choice("docs.format", self.format, ("auto", "markdown", "jsonl", "beir"))
+        _positive("docs.split_min_words", self.split_min_words)
+
+
+@dataclass(frozen=True)
+class SearchLogFields:
+    """Column names of the search-log export (real exports name them their own way)."""
+
+    query: str = "query"
+    session: str = "session_id"
+    timestamp: str = "timestamp"
+    results: str = "results"
+    clicks: str = "clicks"
+    click_url: str = "url"
+    click_position: str = "position"
+    click_dwell: str = "dwell_seconds"
+    search_id: str = "search_id"
+
+
+@dataclass(frozen=True)
+class SearchLogConfig:
+    """A search log: one line per search, with the results shown and the clicks."""
+
+    path: str = ""
+    format: str = "auto"
+    #: Share of bad lines (malformed, clicks on unknown articles) tolerated before loading fails.
+    max_bad_share: float = 0.05
+    fields: SearchLogFields = field(default_factory=SearchLogFields)
+
+    def __post_init__(self):
+        _choice("search_log.format", self.format, ("auto", "jsonl", "csv", "parquet"))
+        _share("search_log.max_bad_share", self.max_bad_share)
+
+
+@dataclass(frozen=True)
+class TicketFields:
+    """Column names of the support-ticket export."""
+
+    id: str = "id"
+    subject: str = "subject"
+    body: str = "body"
+    resolved: str = "resolved_articles"
+
+
+@dataclass(frozen=True)
+class TicketsConfig:
+    """Support tickets and the article(s) that resolved them."""
+
+    path: str = ""
+    format: str = "auto"
+    max_bad_share: float = 0.05
+    fields: TicketFields = field(default_factory=TicketFields)
+
+    def __post_init__(self):
+        _choice("tickets.format", self.format, ("auto", "jsonl", "csv", "parquet"))
+        _share("tickets.max_bad_share", self.max_bad_share)
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    """An OpenAI-compatible chat endpoint for generated queries. The key comes from the environment only."""
+
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    queries_per_doc: int = 4
+    #: Cached generated queries (shipped with the sample project so the demo runs offline).
+    cache: str = ""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """The held-out, human-judged eval set (BEIR layout) and the complaints list."""
+
+    path: str = "eval"
+    complaints: str = ""
+    #: Documented so later steps can say "proxy" when a click-built set is in use.
+    kind: str = "human"
+
+    def __post_init__(self):
+        _choice("eval.kind", self.kind, ("human", "proxy"))
+
+
+@dataclass(frozen=True)
+class GeneralConfig:
+    """A general-domain BEIR set (forgetting check) and general pairs (training mix)."""
+
+    eval: str = ""
+    pairs: str = ""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The base model and how it is used at train, eval and serve time (all fingerprinted)."""
+
+    base: str = "all-MiniLM-L6-v2"
+    query_prompt: str = ""
+    document_prompt: str = ""
+    #: ``0`` keeps the model's own limit.
+    max_seq_length: int = 0
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class ProductionConfig:
+    """The retriever in production today, to compare against honestly in step 1.
+
+    Either an OpenAI-compatible ``/v1/embeddings`` endpoint or a TREC run file of its results on the
+    eval queries.
+    """
+
+    name: str = "production"
+    embeddings_url: str = ""
+    embeddings_model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    run_file: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The whole ``embtune.toml``."""
+
+    name: str = "embtune project"
+    workspace: str = "workspace"
+    docs: DocsConfig = field(default_factory=DocsConfig)
+    search_log: SearchLogConfig = field(default_factory=SearchLogConfig)
+    tickets: TicketsConfig = field(default_factory=TicketsConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    general: GeneralConfig = field(default_factory=GeneralConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    production: ProductionConfig = field(default_factory=ProductionConfig)
+    #: Folder of the project file; relative paths resolve against it. Not read from the file.
+    root: str = "."
+
+    def resolve(self, relative: str) -> Path:
+        """Absolute path of a path written in the project file (``""`` stays unset: returns ``None``)."""
+        if not relative:
+            return None  # type: ignore[return-value]
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (Path(self.root) / p).resolve()
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("root")
+        return d
+
+    def hash(self, *sections: str) -> str:
+        """Stable hash of the whole config, or of the named top-level sections only."""
+        d = self.to_dict()
+        if sections:
+            d = {k: d[k] for k in sections}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate ``embtune.toml``. Raises :class:`ConfigError` naming the key path."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "embtune.toml"
+    if not path.is_file():
+        raise ConfigError(f"{path}: project file not found (expected an embtune.toml)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    if "root" in raw:
+        raise ConfigError(f"{path}: 'root' is set by embtune from the file's location; remove it")
+    try:
+        cfg = from_dict(ProjectConfig, raw, "")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return dataclasses.replace(cfg, root=str(path.parent.resolve()))
+
+
+def from_dict(cls: type, data: object, prefix: str):
+    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{prefix or '<top>'}' must be a table, got {_tname(data)}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if f.name != "root"}
+    kwargs = {}
+    for key, value in data.items():
+        keypath = f"{prefix}.{key}" if prefix else key
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
+            raise ConfigError(f"unknown key '{keypath}'{hint}")
+        kwargs[key] = _coerce(hints[key], value, keypath)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:  # pragma: no cover - defensive
+        raise ConfigError(f"'{prefix}': {e}") from None
+
+
+def _coerce(tp, value, keypath):
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, keypath)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _coerce(args[0], value, keypath)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (str, int, float, bool):
+        if type(value) is not tp:
+            raise ConfigError(f"'{keypath}' must be {tp.__name__}, got {_tname(value)} {value!r}")
+        return value
+    raise ConfigError(f"'{keypath}': unsupported type {tp}")  # pragma: no cover
+
+
+def _tname(v) -> str:
+    return {dict: "a table", list: "an array", str: "str", bool: "bool", int: "int", float: "float"}.get(
+        type(v), type(v).__name__
+    )
+
+
+def _choice(key: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        close = difflib.get_close_matches(value, options, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"'{key}' must be one of {', '.join(options)}, got {value!r}{hint}")
+
+
+def _positive(key: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"'{key}' must be > 0, got {value}")
+
+
+def _share(key: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"'{key}' must be between 0 and 1, got {value}")

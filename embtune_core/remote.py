@@ -1,0 +1,99 @@
+"""OpenAI-compatible HTTP endpoints (``/v1/embeddings``), with an on-disk cache.
+
+The API key is read from an environment variable at call time and only ever goes into the
+``Authorization`` header: never into the cache, the manifest, a log line or an error message. Cached
+vectors are keyed by (endpoint, model, text hash), so a rerun is free and an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from .embeddings import EmbeddingCache, text_hash
+from .errors import RemoteError
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+def post_json(url: str, payload: dict, *, api_key: str | None, timeout: float = 30.0, retries: int = 4,
+              backoff: float = 0.5) -> dict:
+    """POST JSON and decode the JSON answer, retrying 429, 5xx and timeouts with exponential backoff."""
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    last = ""
+    for attempt in range(retries + 1):
+        req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                raw = resp.read()
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError:
+                raise RemoteError(f"{url}: answer is not JSON (first bytes: {raw[:80]!r})") from None
+        except urllib.error.HTTPError as e:
+            last = f"HTTP {e.code}"
+            if e.code not in RETRY_STATUS:
+                detail = e.read()[:200].decode("utf-8", "replace")
+                raise RemoteError(f"{url}: {last}: {detail}") from None
+            wait = float(e.headers.get("Retry-After") or backoff * 2**attempt)
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as e:
+            last = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
+            wait = backoff * 2**attempt
+        if attempt < retries:
+            time.sleep(min(wait, 30.0))
+    raise RemoteError(f"{url}: gave up after {retries + 1} attempts (last: {last})")
+
+
+class RemoteEmbedder:
+    """Embeds texts through an OpenAI-compatible ``/v1/embeddings`` endpoint, cached on disk."""
+
+    def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY",
+                 cache: EmbeddingCache | None = None, batch_size: int = 64, timeout: float = 30.0):
+        if not base_url or not model:
+            raise RemoteError("an embeddings endpoint needs both a base_url and a model")
+        self.url = base_url.rstrip("/") + ("/embeddings" if base_url.rstrip("/").endswith("/v1") else "/v1/embeddings")
+        self.model = model
+        self.api_key_env = api_key_env
+        self.cache = cache
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.stats = {"cached": 0, "requests": 0, "encoded": 0, "tokens": 0}
+        self.fingerprint = "remote-" + hashlib.sha256(f"{self.url}\0{model}".encode()).hexdigest()[:12]
+
+    def encode(self, texts: list[str], kind: str = "document") -> np.ndarray:
+        key = self.fingerprint
+        hashes = [text_hash(t) for t in texts]
+        found = self.cache.get_many(key, hashes) if self.cache else [None] * len(texts)
+        todo = [i for i, v in enumerate(found) if v is None]
+        self.stats["cached"] += len(texts) - len(todo)
+        api_key = os.environ.get(self.api_key_env) or None
+        for s in range(0, len(todo), self.batch_size):
+            idx = todo[s:s + self.batch_size]
+            answer = post_json(self.url, {"model": self.model, "input": [texts[i] for i in idx]},
+                               api_key=api_key, timeout=self.timeout)
+            self.stats["requests"] += 1
+            try:
+                data = sorted(answer["data"], key=lambda d: d["index"])
+                vecs = np.array([d["embedding"] for d in data], dtype=np.float32)
+            except (KeyError, TypeError, ValueError):
+                raise RemoteError(f"{self.url}: answer has no usable 'data[].embedding'") from None
+            if vecs.shape[0] != len(idx):
+                raise RemoteError(f"{self.url}: asked for {len(idx)} embeddings, got {vecs.shape[0]}")
+            self.stats["tokens"] += int((answer.get("usage") or {}).get("total_tokens") or 0)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True).clip(min=1e-12)
+            if self.cache:
+                self.cache.put_many(key, [hashes[i] for i in idx], vecs,
+                                    {"endpoint": self.url, "model": self.model})
+            for j, i in enumerate(idx):
+                found[i] = vecs[j]
+            self.stats["encoded"] += len(idx)
+        return np.stack(found).astype(np.float32) if texts else np.zeros((0, 0), np.float32)

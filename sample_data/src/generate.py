@@ -1,0 +1,284 @@
+"""Build the sample project's signals from hand-written material, deterministically (seeded).
+
+Inputs (hand-written): ``docs/*.md`` (the articles), ``src/signals_group*.json`` (per-article user
+phrasings, ticket seeds and simulated LLM questions with their planted failure labels).
+
+Outputs:
+- ``signals/search_log.jsonl``: >= 3,000 searches over >= 800 sessions. "Shown results" come from the
+  old production search, **keyword BM25 over each article's title and first paragraph** (no stemming), so clicks carry the bias real logs
+  have: users can only click what the old search showed. Clicks follow a position-biased cascade with
+  noise clicks, pogo-sticking (short dwell, then back), reformulations and abandoned sessions. Clicked
+  URLs are messy (locale prefixes, ``utm_*``, anchors, trailing slashes); a few lines are malformed and a
+  few clicks hit deleted articles, as in real exports.
+- ``signals/tickets.csv`` (+ ``signals/tickets_pii.jsonl``): >= 400 support tickets in a help-desk CSV
+  export, with personal data planted in labelled kinds so a test can prove none of it reaches an artifact.
+- ``signals/llm_queries.jsonl`` (+ ``signals/llm_labels.jsonl``): the cached LLM-generated questions and,
+  on the side, which ones are planted failures (title copies, generic, off-topic, invented features).
+- ``production_run.trec``: the old search's ranking of the eval queries (the "production" baseline).
+
+Run from the repository root: ``python sample_data/src/generate.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT.parent))
+
+import bm25s  # noqa: E402
+
+from embtune_core.sources import load_docs, load_eval_set  # noqa: E402
+
+SEED = 20261127
+HOST = "https://help.ledgerline.app"
+LOCALES = ["", "", "", "", "en", "en-us", "en-gb", "de", "fr", "es", "pt-br", "nl"]
+UTM = ["?utm_source=app&utm_medium=widget", "?utm_source=newsletter&utm_campaign=oct", "?ref=search",
+       "?utm_source=google&gclid=Cj0KCQjw", "?hl=en"]
+DELETED = ["legacy-invoice-editor", "old-dunning-settings-v1", "paypal-classic-setup", "reports-beta-faq"]
+
+FIRST = ["Maria", "James", "Aisha", "Chen", "Lukas", "Priya", "Tom", "Sofia", "Kwame", "Elena", "Ravi", "Hannah",
+         "Diego", "Yuki", "Olivia", "Mateo", "Fatima", "Noah", "Ingrid", "Arjun", "Chloe", "Samir", "Grace", "Jonas"]
+LAST = ["Okafor", "Lindqvist", "Fernandes", "Nakamura", "Schmidt", "Patel", "O'Brien", "Kowalski", "Haddad",
+        "Moreau", "Van Dijk", "Ramirez", "Novak", "Adeyemi", "Rossi", "Brennan", "Iyer", "Larsen", "Dubois", "Tanaka"]
+COMPANIES = ["Brightloop Analytics", "Quillstack", "Northwind Robotics", "Paperkite Labs", "Fernhill Software",
+             "Tidewater Health", "Copperleaf Systems", "Umbra Logistics", "Sparrowhawk AI", "Kestrel Payroll",
+             "Bluefin Learning", "Orchard CRM", "Lumen Forms", "Saltmarsh Media", "Granite Ledger Co",
+             "Hollowbrook Studios", "Vantage Kitchen", "Mosaic Dental Cloud", "Pinegrove Legal", "Driftwood Events"]
+TITLES = ["Head of Finance", "CTO", "Billing Ops Lead", "Founder", "Senior Accountant", "RevOps Manager",
+          "Platform Engineer", "Controller", "Customer Success Lead", "VP Engineering"]
+
+
+def typo(rng: random.Random, q: str) -> str:
+    words = q.split()
+    cand = [i for i, w in enumerate(words) if len(w) > 4]
+    if not cand:
+        return q
+    i = rng.choice(cand)
+    w = words[i]
+    j = rng.randrange(1, len(w) - 1)
+    op = rng.choice(["swap", "drop", "double"])
+    if op == "swap":
+        w = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+    elif op == "drop":
+        w = w[:j] + w[j + 1:]
+    else:
+        w = w[:j] + w[j] + w[j:]
+    words[i] = w
+    return " ".join(words)
+
+
+def messy_url(rng: random.Random, slug: str) -> str:
+    loc = rng.choice(LOCALES)
+    url = f"{HOST}/{loc + '/' if loc else ''}articles/{slug}"
+    if rng.random() < 0.3:
+        url += "/"
+    if rng.random() < 0.35:
+        url += rng.choice(UTM)
+    if rng.random() < 0.15:
+        url += "#" + rng.choice(["overview", "steps", "faq", "before-you-start", "troubleshooting"])
+    if rng.random() < 0.05:
+        url = url.replace("https://", "http://")
+    return url
+
+
+def load_signals() -> dict:
+    out = {}
+    for p in sorted(HERE.glob("signals_group*.json")):
+        out.update(json.loads(p.read_text()))
+    return out
+
+
+class OldSearch:
+    """The old production search: keyword BM25 over title and the article's first paragraph, no
+    stemming, up to 10 results. Customers' words rarely match, which is why they complain."""
+
+    def __init__(self, ids: list[str], titles: list[str]):
+        self.ids = ids
+        self.index = bm25s.BM25()
+        self.index.index(bm25s.tokenize(titles, stopwords="en", show_progress=False), show_progress=False)
+
+    def scores(self, q: str):
+        toks = bm25s.tokenize([q], stopwords="en", return_ids=False, show_progress=False)[0]
+        import numpy as np
+
+        return self.index.get_scores(toks) if toks else np.zeros(len(self.ids))
+
+    def search(self, q: str, k: int = 10) -> list[str]:
+        s = self.scores(q)
+        order = sorted(range(len(self.ids)), key=lambda i: (-s[i], self.ids[i]))
+        return [self.ids[i] for i in order[:k] if s[i] > 0]
+
+
+def build_search_log(rng, signals, search: OldSearch) -> list[str]:
+    slugs = sorted(signals)
+    # popularity: Zipf-like over a seeded shuffle of the articles
+    order = slugs[:]
+    rng.shuffle(order)
+    weights = [1.0 / (r + 1) ** 0.8 for r in range(len(order))]
+    lines: list[str] = []
+    sid_n, search_n = 0, 0
+    t = 1_767_225_600  # 2026-01-01
+    while sid_n < 900 or search_n < 3200:
+        sid_n += 1
+        sid = f"s{sid_n:05d}"
+        t += rng.randint(60, 3600)
+        intents = [rng.choices(order, weights)[0]]
+        if rng.random() < 0.15:
+            intents.append(rng.choices(order, weights)[0])
+        ts = t
+        for intent in intents:
+            phrasings = signals[intent]["phrasings"]
+            tried = 0
+            pool = phrasings[:]
+            rng.shuffle(pool)
+            satisfied = False
+            while pool and tried < 4 and not satisfied:
+                q = pool.pop()
+                tried += 1
+                if rng.random() < 0.08:
+                    q = typo(rng, q)
+                if rng.random() < 0.1:
+                    q = q.upper() if rng.random() < 0.2 else q.capitalize()
+                shown = search.search(q)
+                clicks = []
+                ts += rng.randint(3, 40)
+                for pos, d in enumerate(shown, start=1):
+                    examine = 0.95 / pos**0.6
+                    if rng.random() > examine:
+                        continue
+                    if d == intent:
+                        if rng.random() < 0.85:
+                            clicks.append({"href": messy_url(rng, d), "rank": pos,
+                                           "dwell_s": round(rng.lognormvariate(4.4, 0.6), 1)})
+                            satisfied = True
+                            break
+                    elif rng.random() < 0.18:  # noise click, usually a pogo-stick back
+                        long = rng.random() < 0.12
+                        clicks.append({"href": messy_url(rng, d), "rank": pos,
+                                       "dwell_s": round(rng.uniform(35, 120) if long else rng.uniform(2, 14), 1)})
+                if not satisfied and rng.random() < 0.02:
+                    clicks.append({"href": messy_url(rng, rng.choice(DELETED)), "rank": rng.randint(1, 5),
+                                   "dwell_s": round(rng.uniform(2, 20), 1)})
+                search_n += 1
+                rec = {"id": f"q{search_n:06d}", "sid": sid, "ts": ts, "q": q,
+                       "shown": [f"{HOST}/articles/{d}" for d in shown], "clicks": clicks}
+                lines.append(json.dumps(rec, ensure_ascii=False))
+                if not satisfied and rng.random() < 0.3:
+                    break  # abandoned
+    # a few malformed lines, as real exports have
+    for i in rng.sample(range(len(lines)), 4):
+        lines[i] = lines[i][: len(lines[i]) // 2]
+    return lines
+
+
+def build_tickets(rng, signals, catalog) -> tuple[str, list[dict]]:
+    slugs = sorted(signals)
+    by_cat: dict[str, list[str]] = {}
+    for slug, cat in catalog.items():
+        if slug in signals:
+            by_cat.setdefault(cat, []).append(slug)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["Ticket ID", "Subject", "Description", "Linked articles", "Status"])
+    pii: list[dict] = []
+    n = 0
+    seeds = [(s, t) for s in slugs for t in signals[s]["tickets"]]
+    rng.shuffle(seeds)
+    while n < 440:
+        slug, seed = seeds[n % len(seeds)]
+        n += 1
+        tid = f"T-{40000 + n}"
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        company = rng.choice(COMPANIES)
+        dom = re.sub(r"[^a-z]", "", company.lower().split()[0]) + rng.choice([".com", ".io", ".co"])
+        email = f"{first.lower()}.{re.sub(r'[^a-z]', '', last.lower())}@{dom}"
+        phone = rng.choice(["+1 (415) 555-{:04d}", "+44 20 7946 {:04d}", "+49 30 9018{:04d}",
+                            "(212) 555-{:04d}"]).format(rng.randint(0, 9999))
+        acct = f"acct_{rng.randint(10**9, 10**10 - 1)}"
+        planted = {"email": email, "phone": phone, "person_name": f"{first} {last}", "company": company,
+                   "account_id": acct}
+        body = [rng.choice(["Hi team,", "Hello,", "Hi Ledgerline support,", "Hey there,"]), "",
+                f"{seed['problem']} {seed['detail']}"]
+        body.append(rng.choice([f"Our account is {acct} ({company}).",
+                                f"This is for {company}, account id {acct}.",
+                                f"Workspace: {company} / {acct}"]))
+        if rng.random() < 0.25:
+            card = " ".join(f"{rng.randint(1000, 9999)}" for _ in range(4))
+            planted["card_number"] = card
+            body.append(f"The card we tried was {card}, exp 09/28.")
+        if rng.random() < 0.2:
+            token = "ll_live_" + "".join(rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+                                         for _ in range(24))
+            planted["api_token"] = token
+            body.append(f"In case it helps, the key we use is {token}.")
+        if rng.random() < 0.2:
+            tok = "".join(rng.choice("0123456789abcdef") for _ in range(32))
+            url = f"https://app.ledgerline.app/invoices/in_{rng.randint(10**7, 10**8)}?access_token={tok}"
+            planted["tokenized_url"] = url
+            body.append(f"Here is the invoice link: {url}")
+        title = rng.choice(TITLES)
+        signature = f"{first} {last}\n{title}, {company}\n{phone}\n{email}"
+        planted["signature"] = f"{title}, {company}"
+        body += ["", rng.choice(["Thanks,", "Best,", "Cheers,", "Regards,"]), signature]
+        resolved = [slug]
+        cat = catalog[slug]
+        if rng.random() < 0.15 and len(by_cat.get(cat, [])) > 1:
+            resolved.append(rng.choice([s for s in by_cat[cat] if s != slug]))
+        refs = [messy_url(rng, s) if rng.random() < 0.7 else s for s in resolved]
+        subject = seed["subject"]
+        if rng.random() < 0.2:
+            subject = f"[{acct}] {subject}"
+        w.writerow([tid, subject, "\n".join(body), " | ".join(refs), rng.choice(["solved", "closed"])])
+        for kind, value in planted.items():
+            pii.append({"ticket_id": tid, "kind": kind, "value": value})
+    return buf.getvalue(), pii
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    corpus = load_docs(ROOT / "docs", split=False)
+    catalog = {}
+    for line in (HERE / "catalog.tsv").read_text().splitlines()[1:]:
+        cols = line.split("\t")
+        catalog[cols[1]] = cols[3]
+    signals = load_signals()
+    missing = [s for s in signals if s not in set(corpus.doc_ids())]
+    assert not missing, f"signals for unknown articles: {missing}"
+    leads = [f"{t} {body.split(chr(10) + chr(10))[0]}" for t, body in zip(corpus.docs["title"], corpus.docs["text"])]
+    search = OldSearch(corpus.doc_ids(), leads)
+    out = ROOT / "signals"
+    out.mkdir(exist_ok=True)
+    log = build_search_log(rng, signals, search)
+    (out / "search_log.jsonl").write_text("\n".join(log) + "\n")
+    tickets_csv, pii = build_tickets(rng, signals, catalog)
+    (out / "tickets.csv").write_text(tickets_csv)
+    (out / "tickets_pii.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pii))
+    llm, labels = [], []
+    for slug in sorted(signals):
+        for item in signals[slug]["llm"]:
+            llm.append({"doc_id": slug, "query": item["q"], "endpoint": "cache://sample", "model": "sample-llm"})
+            labels.append({"doc_id": slug, "query": item["q"], "label": item["label"]})
+    (out / "llm_queries.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in llm))
+    (out / "llm_labels.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in labels))
+    if (ROOT / "eval" / "qrels.tsv").exists():
+        ev = load_eval_set(ROOT / "eval", corpus)
+        lines = []
+        for qid, q in ev.queries.items():
+            s = search.scores(q)
+            order = sorted(range(len(search.ids)), key=lambda i: (-s[i], search.ids[i]))[:100]
+            for r, i in enumerate(order, start=1):
+                lines.append(f"{qid} Q0 {search.ids[i]} {r} {float(s[i]):.4f} old-keyword-search")
+        (ROOT / "production_run.trec").write_text("\n".join(lines) + "\n")
+    print(f"searches={len(log)} tickets={len(pii and set(r['ticket_id'] for r in pii))} llm={len(llm)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Shared fixtures.
+
+``tiny_model_dir``: a 2-layer, hidden-32 BERT with seeded random weights and the packaged MiniLM
+tokenizer, saved once per session as a SentenceTransformer folder; tests load it fresh (cheap), so
+no test can change another's model. ``sample_project``: the shipped sample project with its
+workspace redirected into a temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_data"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from embtune_core.models import resolve_model
+
+    torch.manual_seed(0)
+    src = resolve_model("all-MiniLM-L6-v2")
+    out = tmp_path_factory.mktemp("tiny-model")
+    tok = AutoTokenizer.from_pretrained(src)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128)
+    raw = out / "raw"
+    BertModel(cfg).save_pretrained(raw)
+    tok.save_pretrained(raw)
+    transformer = Transformer(str(raw), max_seq_length=64)
+    model = SentenceTransformer(modules=[transformer, Pooling(32, pooling_mode="mean"), Normalize()], device="cpu")
+    target = out / "st"
+    model.save(str(target))
+    shutil.rmtree(raw)
+    return target
+
+
+@pytest.fixture
+def tiny_model(tiny_model_dir):
+    from embtune_core.models import load_model
+
+    return load_model(str(tiny_model_dir), device="cpu")
+
+
+@pytest.fixture
+def sample_project(tmp_path):
+    """The sample project, its workspace in a temp folder (the repository stays clean)."""
+    import dataclasses
+
+    from embtune_core.config import load_config
+    from embtune_core.project import Project
+
+    cfg = load_config(SAMPLE / "embtune.toml")
+    return Project(dataclasses.replace(cfg, workspace=str(tmp_path / "workspace")))

@@ -1,0 +1,66 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import SAMPLE
+
+from embtune_core.cli import build_parser, main
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "embtune_core.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_info_json_shows_the_sample_sizes(tmp_path):
+    p = run("info", "--project", str(SAMPLE / "embtune.toml"), "--json")
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["docs"] >= 120 and info["sections"] > info["docs"]
+    assert info["searches"] >= 3000 and info["sessions"] >= 800
+    assert info["tickets"] >= 400 and info["llm_queries"] > 0 and info["eval_queries"] >= 150
+    assert info["base_model"]["fingerprint"] and info["base_model"]["dim"] == 384
+
+
+def test_bad_input_is_one_line_no_traceback_and_nonzero_exit(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("---\nid: a\ntitle: A\n---\n\n")
+    (tmp_path / "embtune.toml").write_text("[docs]\npath = 'docs'\n")
+    p = run("info", "--project", str(tmp_path / "embtune.toml"), "--no-model")
+    assert p.returncode == 3
+    assert p.stderr.strip() == f"embtune: error: {tmp_path / 'docs' / 'a.md'}:1 (field 'text'): empty text"
+    assert "Traceback" not in p.stderr and p.stdout == ""
+    assert not (tmp_path / "workspace").exists()  # nothing written
+
+
+def test_config_error_exit_code(tmp_path, capsys):
+    (tmp_path / "embtune.toml").write_text("[docs]\npaht = 'x'\n")
+    assert main(["info", "--project", str(tmp_path / "embtune.toml")]) == 2
+    assert "did you mean 'path'?" in capsys.readouterr().err
+
+
+def test_eval_on_a_beir_dir(tmp_path, tiny_model_dir):
+    d = tmp_path / "beir"
+    d.mkdir()
+    docs = [{"_id": f"d{i}", "title": f"title {i}", "text": f"text about topic {i}"} for i in range(12)]
+    (d / "corpus.jsonl").write_text("".join(json.dumps(x) + "\n" for x in docs))
+    (d / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": f"topic {i}"}) + "\n"
+                                             for i in range(5)))
+    (d / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(5)))
+    p = run("eval", "--model", str(tiny_model_dir), "--eval-dir", str(d), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert {"recall@5", "recall@10", "mrr@10", "ndcg@10", "accuracy@1", "accuracy@5", "map@100", "n_queries",
+            "n_docs", "model_fingerprint"} <= set(out)
+    assert out["n_queries"] == 5 and out["n_docs"] == 12 and 0 <= out["recall@5"] <= 1
+
+
+@pytest.mark.parametrize("command", ["info", "eval"])
+def test_every_command_has_help_and_is_documented(command, capsys):
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])
+    assert "usage: embtune" in capsys.readouterr().out
+    readme = (SAMPLE.parent / "README.md").read_text()
+    assert f"embtune {command}" in readme

@@ -1,0 +1,36 @@
+"""Each notebook executes headless on the sample project (``app.run()``), and lints clean."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.notebook
+
+
+def load_notebook(name: str):
+    path = REPO / "notebooks" / name
+    spec = importlib.util.spec_from_file_location(path.stem.replace("0", "nb0", 1), path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_marimo_check_strict():
+    p = subprocess.run([sys.executable, "-m", "marimo", "check", "--strict", *sorted(map(str, (REPO / "notebooks").glob("*.py")))],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_01_base_model_runs_headless(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBTUNE_WORKSPACE", str(tmp_path / "ws"))
+    nb = load_notebook("01_base_model.py")
+    _, defs = nb.app.run()
+    table = defs["comparison"]
+    names = table["retriever"].to_list()
+    assert names[0] == "all-MiniLM-L6-v2" and "BM25 (bm25s)" in names and any("hybrid" in n for n in names)
+    assert any("old keyword search" in n for n in names)
+    assert all(0 <= v <= 1 for v in table["recall@5"].to_list())
+    assert (tmp_path / "ws" / "cache" / "embeddings").is_dir()  # encoded once, cached for later steps
