@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from .errors import EmbtuneError
+from .errors import EmbtuneError, InputError
 
 
 def _print(obj: dict, as_json: bool) -> None:
@@ -53,10 +53,62 @@ def cmd_eval(args) -> int:
     res = evaluate_model(model, corpus, evalset, cache=cache, name=model_name)
     keys = ("recall@5", "recall@10", "mrr@10", "ndcg@10", "accuracy@1", "accuracy@5", "map@100")
     out = {k: round(res.metrics[k], 6) for k in keys}
-    out.update(n_queries=res.n_queries, n_docs=res.n_docs, model_fingerprint=fingerprint(model),
+    fp = fingerprint(model)
+    out.update(n_queries=res.n_queries, n_docs=res.n_docs, model_fingerprint=fp,
                eval_kind=evalset.kind, eval_hash=evalset.sha256)
+    if args.ci:
+        from .stats import metric_cis
+
+        out["ci95"] = {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in metric_cis(res.per_query, keys).items()}
+    if args.save_baseline:
+        if args.eval_dir:
+            raise EmbtuneError("--save-baseline needs a project (--project), not --eval-dir")
+        from .baseline import save_baseline
+
+        save_baseline(project, res, fp)
+        out["baseline_saved"] = str(project.workspace.path("baseline.json"))
     _print(out, args.json)
     return 0
+
+
+def cmd_leakage(args) -> int:
+    import polars as pl
+
+    from .leakage import audit
+    from .models import load_model
+    from .sources import iter_jsonl, load_docs, load_eval_set
+
+    corpus = load_docs(os.path.join(args.eval_dir, "corpus.jsonl"), "beir", split=False)
+    evalset = load_eval_set(args.eval_dir, corpus)
+    rows = []
+    path = args.pairs
+    for n, line in iter_jsonl(__import__("pathlib").Path(path)):
+        try:
+            obj = json.loads(line)
+            q, pos = obj["query"], obj.get("doc_id") or obj.get("positive")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise InputError("expected a JSON object with 'query' and 'positive' (or 'doc_id')", path=path,
+                             line=n) from None
+        if not isinstance(q, str) or not isinstance(pos, str):
+            raise InputError("'query' and 'positive' must be strings", path=path, line=n)
+        rows.append({"query": q, "doc_id": obj.get("doc_id") or _doc_of(pos, corpus)})
+    pairs = pl.DataFrame(rows, schema={"query": pl.String, "doc_id": pl.String})
+    encoder = None
+    if not args.no_model:
+        from .embeddings import Encoder
+
+        encoder = Encoder(load_model(args.model))
+    report = audit(pairs, evalset, encoder=encoder, threshold=args.threshold)
+    _print(report.as_dict(), args.json)
+    return 0
+
+
+def _doc_of(positive: str, corpus) -> str:
+    """The doc id whose text is the positive passage (the tutorial's pairs carry text, not ids)."""
+    for d, t, x in corpus.docs.select("doc_id", "title", "text").iter_rows():
+        if positive.strip() in (x.strip(), f"{t}\n{x}".strip()):
+            return d
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="model id or path (default: the project's base model)")
     s.add_argument("--eval-dir", help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels.tsv) instead of a project")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--ci", action="store_true", help="add bootstrap 95%% confidence intervals")
+    s.add_argument("--save-baseline", action="store_true", help="save as the project's baseline (step 3)")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("leakage", help="audit training pairs against an eval set (exact, normalized, near-duplicate)")
+    s.add_argument("--pairs", required=True, help="pairs JSONL: query and positive (or doc_id)")
+    s.add_argument("--eval-dir", required=True, help="a BEIR folder")
+    s.add_argument("--model", default="all-MiniLM-L6-v2", help="model for near duplicates")
+    s.add_argument("--threshold", type=float, default=0.9, help="cosine threshold for near duplicates")
+    s.add_argument("--no-model", action="store_true", help="skip the near-duplicate check")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_leakage)
     return p
 
 

@@ -17,7 +17,9 @@ def test_sample_config_loads_and_resolves_paths():
     assert cfg.search_log.fields.query == "q"
     assert cfg.resolve(cfg.docs.path) == (SAMPLE / "docs").resolve()
     assert cfg.model.base == "all-MiniLM-L6-v2"
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.name = "x"  # frozen
 
 

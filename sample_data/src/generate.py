@@ -268,6 +268,10 @@ def main() -> None:
             labels.append({"doc_id": slug, "query": item["q"], "label": item["label"]})
     (out / "llm_queries.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in llm))
     (out / "llm_labels.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in labels))
+    # the eval folder is a complete BEIR set: export the (unsplit) articles as its corpus.jsonl
+    (ROOT / "eval" / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": d, "title": t, "text": x}, ensure_ascii=False) + "\n"
+        for d, t, x in zip(corpus.docs["doc_id"], corpus.docs["title"], corpus.docs["text"], strict=True)))
     if (ROOT / "eval" / "qrels.tsv").exists():
         ev = load_eval_set(ROOT / "eval", corpus)
         lines = []

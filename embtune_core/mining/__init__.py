@@ -1,0 +1,1 @@
+"""Miners: turn real signals (search logs, tickets, docs, LLM queries) into candidate pairs."""
