@@ -34,3 +34,28 @@ def test_01_base_model_runs_headless(tmp_path, monkeypatch):
     assert any("old keyword search" in n for n in names)
     assert all(0 <= v <= 1 for v in table["recall@5"].to_list())
     assert (tmp_path / "ws" / "cache" / "embeddings").is_dir()  # encoded once, cached for later steps
+
+
+def test_03_eval_set_runs_headless_and_saves_the_baseline(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBTUNE_WORKSPACE", str(tmp_path / "ws"))
+    nb = load_notebook("03_eval_set.py")
+    _, defs = nb.app.run()
+    assert defs["evalset"].kind == "human" and defs["preview"].height == len(defs["evalset"])
+    assert set(defs["metrics_table"]["metric"]) >= {"recall@5", "mrr@10"}
+    assert (tmp_path / "ws" / "baseline.json").exists()
+    assert defs["leakage"].counts()["pairs"] > 500
+    assert defs["queue"].height > 0
+
+
+def test_03_judging_a_query_from_the_queue(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from embtune_core.evalset import Judgments
+
+    monkeypatch.setenv("EMBTUNE_WORKSPACE", str(tmp_path / "ws"))
+    nb = load_notebook("03_eval_set.py")
+    j = Judgments(tmp_path / "j.jsonl")
+    form = SimpleNamespace(value={"query": "economic nexus", "docs": ["sales-tax-and-vat"], "skip": False})
+    cell = next(c for c in nb.app._cell_manager.cells() if "judgments.add" in c._cell.code)
+    cell.run(judge_form=form, judgments=j)
+    assert j.latest()["economic nexus"]["doc_ids"] == ["sales-tax-and-vat"]

@@ -190,3 +190,12 @@ def test_trec_run(tmp_path):
     p.write_text("q1 Q0 b 1 2.0\n")
     with pytest.raises(InputError, match="run.trec:1"):
         load_trec_run(p, ev)
+
+
+def test_empty_corpus_is_an_error(tmp_path):
+    (tmp_path / "docs").mkdir()
+    with pytest.raises(InputError, match="no documents found"):
+        load_docs(tmp_path / "docs")
+    (tmp_path / "c.jsonl").write_text("\n\n")
+    with pytest.raises(InputError, match="no documents found"):
+        load_docs(tmp_path / "c.jsonl")
