@@ -1,0 +1,111 @@
+"""A real browser (Debian's chromium, driven by Playwright) against ``marimo run`` on 127.0.0.1.
+
+Each test starts the notebook's server on a free port with the workspace in a temp folder, waits
+(bounded) for the page, checks there is no error marker, does the notebook's key interaction and keeps
+a screenshot in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+
+import pytest
+from conftest import REPO
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(shutil.which("chromium") is None,
+                                                      reason="chromium not installed (./scripts/test installs it)")]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def marimo_run(notebook: str, workspace):
+    port = free_port()
+    env = {**os.environ, "EMBTUNE_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
+    log = open(workspace.parent / f"{notebook}.log", "w")
+    srv = subprocess.Popen([sys.executable, "-m", "marimo", "-q", "run", str(REPO / "notebooks" / notebook),
+                            "--headless", "--host", "127.0.0.1", "--port", str(port), "--no-token",
+                            "--show-tracebacks"], stdout=log, stderr=subprocess.STDOUT, env=env,
+                           start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or srv.poll() is not None:
+                    raise RuntimeError(f"marimo did not start: {(workspace.parent / f'{notebook}.log').read_text()}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(srv.pid, signal.SIGTERM)
+        try:
+            srv.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(srv.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def assert_no_error(page):
+    assert page.get_by_text("An internal error occurred").count() == 0
+    assert page.get_by_text("Traceback").count() == 0
+
+
+def test_01_adding_a_model_updates_the_table(browser, tmp_path, tiny_model_dir):
+    from playwright.sync_api import expect
+
+    with marimo_run("01_base_model.py", tmp_path / "ws") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        expect(page.get_by_text("BM25 (bm25s)").first).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("old keyword search (run file)").first).to_be_visible()
+        assert_no_error(page)
+        box = page.get_by_placeholder("a model id or local path")
+        box.fill(str(tiny_model_dir))
+        page.get_by_role("button", name="Add model").click()
+        expect(page.get_by_text(str(tiny_model_dir)).first).to_be_visible(timeout=120_000)
+        assert_no_error(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "01_base_model.png"), full_page=True)
+
+
+def test_03_switching_to_a_proxy_set_updates_the_preview(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    with marimo_run("03_eval_set.py", tmp_path / "ws") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        expect(page.get_by_text("175 queries · human-judged").first).to_be_visible(timeout=180_000)
+        assert_no_error(page)
+        page.get_by_text("proxy drawn from clicks and tickets").click()
+        expect(page.get_by_text("150 queries · PROXY").first).to_be_visible(timeout=120_000)
+        assert_no_error(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "03_eval_set.png"), full_page=True)
