@@ -56,7 +56,7 @@ def test_eval_on_a_beir_dir(tmp_path, tiny_model_dir):
     assert out["n_queries"] == 5 and out["n_docs"] == 12 and 0 <= out["recall@5"] <= 1
 
 
-@pytest.mark.parametrize("command", ["info", "eval"])
+@pytest.mark.parametrize("command", ["info", "eval", "leakage"])
 def test_every_command_has_help_and_is_documented(command, capsys):
     parser = build_parser()
     with pytest.raises(SystemExit):
@@ -64,3 +64,32 @@ def test_every_command_has_help_and_is_documented(command, capsys):
     assert "usage: embtune" in capsys.readouterr().out
     readme = (SAMPLE.parent / "README.md").read_text()
     assert f"embtune {command}" in readme
+
+
+def test_eval_project_with_ci_and_baseline(tmp_path, tiny_model_dir):
+    import os
+
+    env_ws = tmp_path / "ws"
+    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "eval", "--project", str(SAMPLE / "embtune.toml"),
+                        "--model", str(tiny_model_dir), "--ci", "--save-baseline", "--json"], capture_output=True,
+                       text=True, timeout=300, env={**os.environ, "EMBTUNE_WORKSPACE": str(env_ws)})
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    lo, hi = out["ci95"]["recall@5"]
+    assert lo <= out["recall@5"] <= hi and out["n_queries"] == 175
+    assert (env_ws / "baseline.json").exists()
+
+
+def test_leakage_cli(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    queries = [json.loads(line)["text"] for line in (SAMPLE / "eval" / "queries.jsonl").read_text().splitlines()]
+    pairs.write_text(json.dumps({"query": queries[0], "positive": "x", "doc_id": "refunds"}) + "\n"
+                     + json.dumps({"query": queries[1].upper() + "!", "positive": "y", "doc_id": "refunds"}) + "\n"
+                     + json.dumps({"query": "totally unrelated words", "positive": "z", "doc_id": "refunds"}) + "\n")
+    p = run("leakage", "--pairs", str(pairs), "--eval-dir", str(SAMPLE / "eval"), "--no-model", "--json")
+    assert p.returncode == 0, p.stderr
+    c = json.loads(p.stdout)["counts"]
+    assert (c["exact"], c["normalized"], c["leaking_pairs"], c["pairs"]) == (1, 1, 2, 3)
+    pairs.write_text('{"query": 1}\n')
+    bad = run("leakage", "--pairs", str(pairs), "--eval-dir", str(SAMPLE / "eval"), "--no-model")
+    assert bad.returncode == 3 and "pairs.jsonl:1" in bad.stderr and "Traceback" not in bad.stderr

@@ -59,3 +59,13 @@ def test_03_judging_a_query_from_the_queue(tmp_path, monkeypatch):
     cell = next(c for c in nb.app._cell_manager.cells() if "judgments.add" in c._cell.code)
     cell.run(judge_form=form, judgments=j)
     assert j.latest()["economic nexus"]["doc_ids"] == ["sales-tax-and-vat"]
+
+
+def test_01_shows_a_bad_project_as_a_message_not_a_traceback(tmp_path, monkeypatch):
+    (tmp_path / "embtune.toml").write_text("[docs]\npaht = 'docs'\n")
+    monkeypatch.setenv("EMBTUNE_PROJECT", str(tmp_path / "embtune.toml"))
+    nb = load_notebook("01_base_model.py")
+    outputs, defs = nb.app.run()
+    assert "comparison" not in defs
+    assert any("did you mean &#x27;path&#x27;" in o.text or "did you mean 'path'" in o.text
+               for o in outputs if hasattr(o, "text"))
