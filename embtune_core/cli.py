@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from .errors import EmbtuneError, InputError
+from .errors import EmbtuneError, InputError, RemoteError
 
 
 def _print(obj: dict, as_json: bool) -> None:
@@ -111,6 +111,74 @@ def _doc_of(positive: str, corpus) -> str:
     return ""
 
 
+def _base_encoder(project):
+    from .candidates import embedding_cache
+    from .embeddings import Encoder
+    from .models import load_model
+
+    m = project.config.model
+    model = load_model(m.base, max_seq_length=m.max_seq_length,
+                       prompts={"query": m.query_prompt, "document": m.document_prompt})
+    return Encoder(model, embedding_cache(project), batch_size=m.batch_size)
+
+
+def cmd_mine(args) -> int:
+    from . import filters
+    from .mining import mine_project
+    from .mining.llm import ChatClient, generate_queries, load_generated
+    from .project import open_project
+
+    project = open_project(args.project)
+    encoder = _base_encoder(project)
+    llm_dir = project.workspace.path("cache", "llm")
+    failed = []
+    if args.llm:
+        c = project.config.llm
+        client = ChatClient(c.base_url, c.model, api_key_env=c.api_key_env)
+
+        def progress(done, total):
+            print(f"\rLLM queries: {done}/{total} articles", end="", file=sys.stderr, flush=True)
+
+        llm, stats = generate_queries(project.corpus.docs, client, llm_dir, n=c.queries_per_doc, progress=progress)
+        print(f"\nLLM: {stats.summary()}", file=sys.stderr)
+        failed = stats.failed
+    else:
+        llm = load_generated(llm_dir)
+    scored = mine_project(project, encoder, llm=llm)
+    filtered = filters.apply(scored, project.config.filters)
+    out = {"candidates": scored.height, "kept": int(filtered["kept"].sum()),
+           "per_source": filters.summary(filtered).to_dicts(), "headroom": filters.headroom(scored),
+           "path": str(project.workspace.path("candidates.parquet"))}
+    if failed:
+        out["llm_failed"] = failed
+    _print(out, args.json)
+    if failed:
+        print(f"embtune: error: {len(failed)} LLM requests failed (answers so far are cached; rerun to resume): "
+              f"{failed[0]}", file=sys.stderr)
+        return RemoteError.exit_code
+    return 0
+
+
+def cmd_pairs_export(args) -> int:
+    from . import filters
+    from .mining import load_candidates, mine_project
+    from .pairs import export_pairs
+    from .project import open_project
+    from .review import ReviewStore
+
+    project = open_project(args.project)
+    encoder = _base_encoder(project)
+    scored = load_candidates(project)
+    if scored is None:
+        scored = mine_project(project, encoder)
+    filtered = filters.apply(scored, project.config.filters)
+    store = ReviewStore(project.workspace.path("review.sqlite"))
+    report = export_pairs(project, filtered, store, encoder, args.out)
+    _print({"path": report.path, "pairs": report.total, "per_source": report.per_source,
+            "leaks_dropped": report.leakage.leaks.height, "leakage": report.leakage.counts()}, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="embtune", description="Fine-tune a small embedding model on your own docs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -138,6 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-model", action="store_true", help="skip the near-duplicate check")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_leakage)
+
+    s = sub.add_parser("mine", help="mine candidate pairs from logs, tickets, docs and LLM queries, and filter them")
+    s.add_argument("--project", help="path to embtune.toml (default: the sample project)")
+    s.add_argument("--llm", action="store_true", help="also call the [llm] endpoint for new queries (cached)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_mine)
+
+    s = sub.add_parser("pairs", help="training pairs: export the reviewed pairs")
+    pairs_sub = s.add_subparsers(dest="pairs_command", required=True)
+    e = pairs_sub.add_parser("export", help="write pairs.jsonl (accepted + auto-accepted, leaks dropped)")
+    e.add_argument("--project", help="path to embtune.toml (default: the sample project)")
+    e.add_argument("--out", help="output path (default: <workspace>/pairs.jsonl)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=cmd_pairs_export)
     return p
 
 

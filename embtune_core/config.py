@@ -151,6 +151,37 @@ class ProductionConfig:
 
 
 @dataclass(frozen=True)
+class MiningConfig:
+    """How signals become candidate pairs."""
+
+    #: A click with at least this dwell (seconds) is satisfied; so is a session's last click.
+    min_dwell: float = 30.0
+    #: Title -> body and heading -> section pairs from the docs themselves (noisy augmentation).
+    doc_pairs: bool = True
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Filter thresholds; every rejected pair keeps its reason. Changeable live in notebook 02."""
+
+    min_chars: int = 3
+    max_words: int = 32
+    #: Cosine (base model) above which a query duplicates a kept query for the same article.
+    near_duplicate: float = 0.95
+    #: Token overlap with the title, or containment in one sentence of the positive, above which a
+    #: query is "too easy" (it copies the text it should find).
+    too_easy: float = 0.9
+    #: LLM queries only: the base model must rank the source article within this many results.
+    roundtrip_k: int = 20
+
+    def __post_init__(self):
+        _positive("filters.max_words", self.max_words)
+        _positive("filters.roundtrip_k", self.roundtrip_k)
+        _share("filters.near_duplicate", self.near_duplicate)
+        _share("filters.too_easy", self.too_easy)
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """The whole ``embtune.toml``."""
 
@@ -164,6 +195,8 @@ class ProjectConfig:
     general: GeneralConfig = field(default_factory=GeneralConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     production: ProductionConfig = field(default_factory=ProductionConfig)
+    mining: MiningConfig = field(default_factory=MiningConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
     #: Folder of the project file; relative paths resolve against it. Not read from the file.
     root: str = "."
 

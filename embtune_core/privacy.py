@@ -13,7 +13,7 @@ _RULES: list[tuple[str, re.Pattern]] = [
     ("URL", re.compile(r"https?://\S*(?:token|sig|key|secret|auth|code)=\S*", re.I)),
     ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
     ("API_KEY", re.compile(r"\b(?:ll|sk|pk|rk|whsec)_(?:live|test|rk)?_?[A-Za-z0-9]{12,}\b")),
-    ("CARD", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
+    ("CARD", re.compile(r"\b\d(?:[ -]?\d){12,18}\b")),
     ("ACCOUNT", re.compile(r"\b(?:acct|cus|sub|in|org)_[A-Za-z0-9]{6,}\b")),
     ("PHONE", re.compile(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?")),
 ]

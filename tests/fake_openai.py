@@ -37,6 +37,8 @@ class FakeOpenAI:
                 outer.auth.append(self.headers.get("Authorization"))
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 mode = outer.fail_next.pop(0) if outer.fail_next else ""
+                if self.path.endswith("/chat/completions"):
+                    return self._chat(body, mode)
                 if mode in ("429", "500"):
                     self.send_response(int(mode))
                     self.send_header("Retry-After", "0")
@@ -50,6 +52,27 @@ class FakeOpenAI:
                     data = [{"object": "embedding", "index": i, "embedding": embed(t)} for i, t in enumerate(inputs)]
                     payload = json.dumps({"object": "list", "data": data, "model": body["model"],
                                           "usage": {"prompt_tokens": 3, "total_tokens": 3}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _chat(self, body, mode):
+                if mode in ("429", "500"):
+                    self.send_response(int(mode))
+                    self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    return
+                prompt = body["messages"][-1]["content"]
+                title = prompt.split("Title: ", 1)[1].split("\n", 1)[0]
+                if mode == "garbage":
+                    payload = b'{"choices": []}'
+                elif mode == "empty":
+                    payload = json.dumps({"choices": [{"message": {"content": "   "}}]}).encode()
+                else:
+                    text = "\n".join(f"{i + 1}. how do i {title.lower()} variant {i}" for i in range(4))
+                    payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}],
+                                          "usage": {"prompt_tokens": 50, "completion_tokens": 20}}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

@@ -56,7 +56,7 @@ def test_eval_on_a_beir_dir(tmp_path, tiny_model_dir):
     assert out["n_queries"] == 5 and out["n_docs"] == 12 and 0 <= out["recall@5"] <= 1
 
 
-@pytest.mark.parametrize("command", ["info", "eval", "leakage"])
+@pytest.mark.parametrize("command", ["info", "eval", "leakage", "mine", "pairs"])
 def test_every_command_has_help_and_is_documented(command, capsys):
     parser = build_parser()
     with pytest.raises(SystemExit):
@@ -93,3 +93,42 @@ def test_leakage_cli(tmp_path):
     pairs.write_text('{"query": 1}\n')
     bad = run("leakage", "--pairs", str(pairs), "--eval-dir", str(SAMPLE / "eval"), "--no-model")
     assert bad.returncode == 3 and "pairs.jsonl:1" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_mine_and_export_cli(tmp_path):
+    import os
+
+    env = {**os.environ, "EMBTUNE_WORKSPACE": str(tmp_path / "ws")}
+    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "mine", "--json"], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["candidates"] > 1500 and out["kept"] < out["candidates"] and out["headroom"]["missed_at_k"] > 0
+    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "pairs", "export", "--out", str(tmp_path / "p.jsonl"),
+                        "--json"], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    lines = (tmp_path / "p.jsonl").read_text().splitlines()
+    assert len(lines) == res["pairs"] > 1000 and res["leaks_dropped"] >= 0
+
+
+def test_mine_llm_with_endpoint_down_keeps_work_and_exits_nonzero(tmp_path):
+    import os
+
+    (tmp_path / "docs").mkdir()
+    for i in range(3):
+        (tmp_path / "docs" / f"a{i}.md").write_text(f"# Article {i}\n\nSome text about topic {i}.\n")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "queries.jsonl").write_text('{"_id": "q1", "text": "topic 1"}\n')
+    (tmp_path / "eval" / "qrels.tsv").write_text("q1\ta1\t1\n")
+    from conftest import REPO  # noqa: F401
+
+    (tmp_path / "embtune.toml").write_text(
+        "[llm]\nbase_url = 'http://127.0.0.1:9/v1'\nmodel = 'x'\n[model]\nbase = '" + str(
+            __import__("embtune_core.models", fromlist=["resolve_model"]).resolve_model("all-MiniLM-L6-v2")) + "'\n")
+    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "mine", "--project", str(tmp_path / "embtune.toml"),
+                        "--llm"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "EMBTUNE_WORKSPACE": str(tmp_path / "ws")})
+    assert p.returncode == 6 and "3 LLM requests failed" in p.stderr and "Traceback" not in p.stderr
+    assert (tmp_path / "ws" / "candidates.parquet").exists()  # the rest of mining went through

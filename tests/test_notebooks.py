@@ -69,3 +69,18 @@ def test_01_shows_a_bad_project_as_a_message_not_a_traceback(tmp_path, monkeypat
     assert "comparison" not in defs
     assert any("did you mean &#x27;path&#x27;" in o.text or "did you mean 'path'" in o.text
                for o in outputs if hasattr(o, "text"))
+
+
+def test_02_mine_pairs_runs_headless_and_a_slider_changes_counts(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("EMBTUNE_WORKSPACE", str(tmp_path / "ws"))
+    nb = load_notebook("02_mine_pairs.py")
+    _, defs = nb.app.run()
+    counts = defs["counts"]
+    assert set(counts["source"]) == {"docs", "llm", "search", "ticket"}
+    assert (tmp_path / "ws" / "candidates.parquet").exists()
+    cell = next(c for c in nb.app._cell_manager.cells() if "filters.apply(scored" in c._cell.code)
+    loose = {"near_duplicate": 1.0, "too_easy": 1.0, "roundtrip_k": 100, "max_words": 80}
+    _, d2 = cell.run(scored=defs["scored"], project=defs["project"], sliders=SimpleNamespace(value=loose))
+    assert int(d2["filtered"]["kept"].sum()) > int(defs["filtered"]["kept"].sum())

@@ -48,3 +48,25 @@ def unanswered_searches(log: pl.DataFrame) -> pl.DataFrame:
                  pl.col("_last").sum().alias("abandoned"))
             .filter(pl.col("norm_query") != "")
             .sort(["searches", "norm_query"], descending=[True, False]))
+
+
+def mine_clicks(log: pl.DataFrame, *, min_dwell: float = MIN_DWELL) -> pl.DataFrame:
+    """Candidate pairs from satisfied clicks, aggregated per (normalised query, article).
+
+    ``weight`` is how many satisfied clicks support the pair; ``hard_negatives`` are results shown
+    *above* a satisfied click and skipped (candidates only: a skipped result may still be relevant);
+    ``source_ref`` lists the log lines.
+    """
+    sat = satisfied_clicks(log, min_dwell=min_dwell)
+    shown = log.select("search_id", "results", "line")
+    sat = sat.join(shown, on="search_id", how="left").with_columns(
+        pl.struct("results", "position", "doc_id").map_elements(
+            lambda r: [d for d in (r["results"] or [])[: max((r["position"] or 1) - 1, 0)] if d != r["doc_id"]],
+            return_dtype=pl.List(pl.String)).alias("skipped"))
+    return (sat.group_by("norm_query", "doc_id")
+            .agg(pl.col("query").mode().sort().first().alias("query"), pl.len().alias("weight"),
+                 pl.col("skipped").list.explode(keep_nulls=False, empty_as_null=False).unique().sort().alias("hard_negatives"),
+                 pl.col("line").sort().cast(pl.String).str.join(",").alias("lines"))
+            .with_columns(pl.lit("search").alias("source"),
+                          (pl.lit("search_log:") + pl.col("lines")).alias("source_ref"))
+            .drop("lines", "norm_query"))
