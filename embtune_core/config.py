@@ -165,7 +165,7 @@ class FilterConfig:
     """Filter thresholds; every rejected pair keeps its reason. Changeable live in notebook 02."""
 
     min_chars: int = 3
-    max_words: int = 32
+    max_words: int = 48
     #: Cosine (base model) above which a query duplicates a kept query for the same article.
     near_duplicate: float = 0.95
     #: Token overlap with the title, or containment in one sentence of the positive, above which a

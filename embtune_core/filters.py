@@ -59,9 +59,14 @@ def easy_score(query: str, title: str, positive: str) -> float:
 
 
 def is_garbage(query: str) -> bool:
-    letters = sum(c.isalpha() for c in query)
-    return bool(_REFUSAL.search(query) or _ECHO.search(query) or letters < 0.5 * max(len(query), 1)
-                or not re.search(r"[aeiouy]", query, re.I))
+    """Refusals, prompt echoes, and non-language (mostly symbols or digits, or keyboard mash).
+
+    Short abbreviations users really type ("nrr", "csv", "asc 606") are language.
+    """
+    chars = [c for c in query if not c.isspace()]
+    letters = sum(c.isalpha() for c in chars)
+    mash = any(len(w) >= 8 and not re.search(r"[aeiouy]", w, re.I) for w in re.findall(r"[^\W\d_]+", query))
+    return bool(_REFUSAL.search(query) or _ECHO.search(query) or letters < 0.4 * max(len(chars), 1) or mash)
 
 
 def score(cand: pl.DataFrame, corpus: Corpus, encoder, *, k: int = 100) -> pl.DataFrame:

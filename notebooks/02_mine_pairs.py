@@ -108,7 +108,9 @@ def _(project):
                                     label="LLM round trip: article in top"),
         "max_words": mo.ui.slider(5, 80, step=1, value=_f.max_words, show_value=True, label="max words"),
     })
-    mo.vstack([mo.md("## Filters (live; every rejection keeps its reason)"), sliders])
+    mo.vstack([mo.md("## Filters (live; every rejection keeps its reason)"),
+               mo.hstack([sliders[k] for k in ("near_duplicate", "too_easy", "roundtrip_k", "max_words")],
+                         wrap=True, justify="start", gap=2)])
     return (sliders,)
 
 
@@ -121,12 +123,13 @@ def _(project, scored, sliders):
     _long = counts.unpivot(index="source", on=list(filters.REASONS), variable_name="reason", value_name="pairs")
     _chart = alt.Chart(_long.filter(pl.col("pairs") > 0)).mark_bar().encode(
         x=alt.X("pairs:Q", title="rejected pairs"), y=alt.Y("source:N", title=None),
-        color=alt.Color("reason:N"), tooltip=["source", "reason", "pairs"]).properties(width=420, height=140)
+        color=alt.Color("reason:N"), tooltip=["source", "reason", "pairs"]).properties(width=600, height=120)
     mo.vstack([
         mo.md(f"**{filtered.height} candidates, {int(filtered['kept'].sum())} kept.** Headroom: the base model misses "
               f"**{_head['missed_at_k']} of {_head['pairs']}** click and ticket pairs at top-{_head['k']} "
               f"({_head['share']:.0%}) — that is what fine-tuning should fix."),
-        mo.hstack([mo.ui.table(counts, selection=None, label="per source"), _chart], widths=[3, 2]),
+        mo.ui.table(counts, selection=None, label="per source"),
+        _chart,
     ])
     return filter_cfg, filtered
 

@@ -11,7 +11,7 @@ def row(**kw):
 
 
 def test_each_reason_and_click_pairs_never_dropped_for_a_base_miss():
-    rows = [row(pair_id="ok"), row(pair_id="short", query="x"), row(pair_id="long", query="word " * 40),
+    rows = [row(pair_id="ok"), row(pair_id="short", query="x"), row(pair_id="long", query="word " * 60),
             row(pair_id="dup", dup_rank=1), row(pair_id="near", near_dup_sim=0.97), row(pair_id="easy", easy_score=0.95),
             row(pair_id="docs_easy", source="docs", easy_score=1.0), row(pair_id="junk", garbage=True),
             row(pair_id="llm_miss", source="llm", base_rank=None), row(pair_id="llm_far", source="llm", base_rank=21),
@@ -34,7 +34,8 @@ def test_text_scores():
     for bad in ["I'm sorry, but I can't help with that.", "Generate 3 questions about this article", "???? !!!!",
                 "1234 5678"]:
         assert filters.is_garbage(bad), bad
-    for good in ["why was i charged twice", "sso okta", "rechnung storno"]:
+    assert filters.is_garbage("qwrtzpsdfg kjhg")
+    for good in ["why was i charged twice", "sso okta", "rechnung storno", "nrr", "csv", "asc 606", "LTV"]:
         assert not filters.is_garbage(good), good
 
 
