@@ -179,6 +179,44 @@ def cmd_pairs_export(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    import dataclasses
+
+    from .sources import load_docs
+    from .train import TrainConfig, load_pairs, train
+
+    if args.corpus:
+        corpus = load_docs(args.corpus, split=False)
+    else:
+        from .project import open_project
+
+        corpus = open_project(args.project).corpus
+    pairs = load_pairs(args.pairs, corpus)
+    overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
+                                   "max_seq_length": args.max_seq_length, "max_steps": args.max_steps}.items()
+                 if v is not None}
+    if args.no_hard_negatives:
+        overrides["hard_negatives"] = 0
+    cfg = TrainConfig.defaults(pairs.height, base_model=args.model, output_dir=args.out, **overrides)
+    from .models import load_model
+
+    load_model(args.model)  # a base model that cannot load fails here, before any work
+    result = train(pairs, corpus, cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
+    summary = result.summary()
+    summary["config"] = {k: v for k, v in dataclasses.asdict(cfg).items() if k in (
+        "epochs", "batch_size", "learning_rate", "max_seq_length", "hard_negatives", "precision", "loss")}
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .workflow import run_all
+
+    out = run_all(args.project, log=lambda m: print(m, file=sys.stderr), max_steps=args.max_steps)
+    _print(out, args.json)
+    return 0 if out["gate"]["passed"] else 7
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="embtune", description="Fine-tune a small embedding model on your own docs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -220,6 +258,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="output path (default: <workspace>/pairs.jsonl)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=cmd_pairs_export)
+
+    s = sub.add_parser("train", help="fine-tune with MultipleNegativesRankingLoss (prints a one-line JSON summary)")
+    s.add_argument("--pairs", required=True, help="pairs JSONL with 'query' and 'positive' (the tutorial's format)")
+    s.add_argument("--model", default="all-MiniLM-L6-v2", help="base model id or path")
+    s.add_argument("--out", required=True, help="output directory; SentenceTransformer(OUT) loads the result")
+    s.add_argument("--corpus", help="corpus for hard negatives and validation: BEIR corpus.jsonl, JSONL or a "
+                   "Markdown folder (default: the project's docs)")
+    s.add_argument("--project", help="project whose docs are the corpus (default: the sample project)")
+    s.add_argument("--epochs", type=float)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--max-seq-length", type=int)
+    s.add_argument("--max-steps", type=int, help="stop after N optimizer steps (smoke runs)")
+    s.add_argument("--no-hard-negatives", action="store_true", help="in-batch negatives only")
+    s.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("run", help="headless: mine -> pairs -> baseline -> train -> evaluate -> ship gate")
+    s.add_argument("--project", help="path to embtune.toml (default: the sample project)")
+    s.add_argument("--max-steps", type=int, default=-1, help="cap training steps (smoke runs)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_run)
     return p
 
 

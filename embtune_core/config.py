@@ -182,6 +182,18 @@ class FilterConfig:
 
 
 @dataclass(frozen=True)
+class GateConfig:
+    """The one ship gate, used everywhere (compare shows it, promote enforces it)."""
+
+    #: The paired-bootstrap 95% lower bound of each delta (tuned - baseline) must be at least this.
+    min_delta_ci_low: float = -0.01
+    recall_k: int = 5
+    mrr_k: int = 10
+    #: No complaint query may lose a relevant article from its top ``complaints_top_k``.
+    complaints_top_k: int = 3
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """The whole ``embtune.toml``."""
 
@@ -197,6 +209,7 @@ class ProjectConfig:
     production: ProductionConfig = field(default_factory=ProductionConfig)
     mining: MiningConfig = field(default_factory=MiningConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
     #: Folder of the project file; relative paths resolve against it. Not read from the file.
     root: str = "."
 

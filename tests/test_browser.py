@@ -51,7 +51,7 @@ def marimo_run(notebook: str, workspace):
                 break
             except OSError:
                 if time.monotonic() > deadline or srv.poll() is not None:
-                    raise RuntimeError(f"marimo did not start: {(workspace.parent / f'{notebook}.log').read_text()}")
+                    raise RuntimeError(f"marimo did not start: {(workspace.parent / f'{notebook}.log').read_text()}") from None
                 time.sleep(0.5)
         yield url
     finally:

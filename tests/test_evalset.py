@@ -4,7 +4,13 @@ import polars as pl
 import pytest
 
 from embtune_core.errors import InputError
-from embtune_core.evalset import Judgments, build_proxy_evalset, export_beir, labelling_queue, signal_candidates
+from embtune_core.evalset import (
+    Judgments,
+    build_proxy_evalset,
+    export_beir,
+    labelling_queue,
+    signal_candidates,
+)
 from embtune_core.sources import load_eval_set
 
 

@@ -1,0 +1,128 @@
+import json
+
+import polars as pl
+import pytest
+
+from embtune_core.errors import ConfigError, InputError
+from embtune_core.train import TrainConfig, TrainState, diagnose, load_pairs, prepare, train
+
+
+def sample_pairs(project, n=None):
+    s = project.corpus.sections
+    titles = project.corpus.titles()
+    rows = [{"query": (h or titles[d]).lower(), "positive": t, "doc_id": d, "source": "docs"}
+            for h, t, d in zip(s["heading"], s["text"], s["doc_id"], strict=True)]
+    rows += [{"query": f"how to {titles[d].lower()}", "positive": t, "doc_id": d, "source": "llm"}
+             for h, t, d in zip(s["heading"], s["text"], s["doc_id"], strict=True) if not h]
+    return pl.DataFrame(rows[:n] if n else rows)
+
+
+def write_pairs(path, rows):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def test_config_rejects_half_precision_on_cpu_and_picks_cpu_defaults():
+    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+        TrainConfig(precision="fp16")
+    with pytest.raises(ConfigError, match="batch_size must be >= 2"):
+        TrainConfig(batch_size=1)
+    with pytest.raises(ConfigError, match="train.loss must be one of"):
+        TrainConfig(loss="triplet")
+    d = TrainConfig.defaults(2000, gpu=False)
+    assert (d.max_seq_length, d.precision, d.epochs, d.batch_size) == (128, "fp32", 1.0, 32)
+    assert TrainConfig.defaults(300, gpu=False).epochs == 2.0
+
+
+@pytest.mark.parametrize("rows, msg", [
+    ([{"query": "a", "positive": ""}], "field 'positive'): missing or empty"),
+    ([{"positive": "x"}], "field 'query'): missing or empty"),
+    ([{"query": 3, "positive": "x"}], "field 'query'): must be a string"),
+    (['{"query": "a",'], "malformed JSON"),
+    ([{"query": "a", "positive": "text that is in no article at all"}], "positive is not a passage of the corpus"),
+])
+def test_bad_pairs_are_clear_before_training(tmp_path, sample_project, rows, msg):
+    with pytest.raises(InputError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+        load_pairs(write_pairs(tmp_path / "p.jsonl", rows), sample_project.corpus)
+
+
+def test_fewer_pairs_than_a_batch(sample_project):
+    with pytest.raises(InputError, match="fewer than one batch of 32"):
+        prepare(sample_pairs(sample_project, 20), sample_project.corpus, TrainConfig(hard_negatives=0))
+
+
+def test_positives_are_mapped_to_articles_and_duplicates_dropped(tmp_path, sample_project):
+    c = sample_project.corpus
+    text = c.docs["text"][0]
+    p = load_pairs(write_pairs(tmp_path / "p.jsonl", [{"query": "q", "positive": text}] * 3), c)
+    assert p["doc_id"].to_list() == [c.docs["doc_id"][0]] * 3
+    data = prepare(pl.concat([p, sample_pairs(sample_project, 120)]), c, TrainConfig(hard_negatives=0, batch_size=8))
+    assert data.stats["duplicates_dropped"] == 2
+
+
+def test_validation_split_keeps_query_twins_together(sample_project):
+    from embtune_core.train import split_validation
+
+    pairs = sample_pairs(sample_project)
+    twins = pairs.with_columns(pl.col("query").str.to_uppercase() + "!")
+    tr, va = split_validation(pl.concat([pairs, twins]), fraction=0.2, seed=1)
+    from embtune_core.text import normalize_query
+
+    assert not {normalize_query(q) for q in tr["query"]} & {normalize_query(q) for q in va["query"]}
+    assert 0.1 < va.height / (tr.height + va.height) < 0.3
+
+
+def test_training_feeds_only_text_columns_with_no_duplicates(sample_project, tiny_model_dir, tmp_path):
+    from embtune_core.models import load_model
+    from embtune_core.train import build_trainer
+
+    cfg = TrainConfig(base_model=str(tiny_model_dir), output_dir=str(tmp_path / "run"), batch_size=8,
+                      max_seq_length=32, hard_negatives=1, max_steps=2)
+    model = load_model(str(tiny_model_dir))
+    data = prepare(sample_pairs(sample_project), sample_project.corpus, cfg, model=model)
+    assert "doc_id" in data.train.columns and "negative_1" in data.train.columns
+    # no negative is a section of the positive's own article
+    doc_of = dict(zip(sample_project.corpus.unit_texts(), sample_project.corpus.unit_doc_ids(), strict=True))
+    assert all(doc_of[n] != d for n, d in zip(data.train["negative_1"], data.train["doc_id"], strict=True))
+    trainer, total = build_trainer(model, data, sample_project.corpus, cfg, TrainState())
+    assert trainer.train_dataset.column_names == ["anchor", "positive", "negative_1"]
+    assert str(trainer.args.batch_sampler.value) == "no_duplicates" and trainer.args.warmup_steps == 0.1
+    assert trainer.args.metric_for_best_model == "eval_val_cosine_mrr@10" and total == 2
+
+
+def test_train_stop_resume_and_cards_without_samples(sample_project, tiny_model_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    pairs = sample_pairs(sample_project)
+    common = dict(base_model=str(tiny_model_dir), batch_size=8, max_seq_length=32, hard_negatives=0,
+                  max_steps=8, checkpoint_steps=4, logging_steps=1, seed=7)
+    full = train(pairs, sample_project.corpus, TrainConfig(output_dir=str(tmp_path / "full"), **common), log=lambda m: None)
+    assert full.steps == 8 and len(full.losses) == 8 and full.val_mrr
+
+    state = TrainState()
+    state.on_update = lambda s: s.stop.set() if s.step >= 4 else None
+    part = train(pairs, sample_project.corpus, TrainConfig(output_dir=str(tmp_path / "part"), **common),
+                 state=state, log=lambda m: None)
+    assert part.stopped_early and part.steps == 4 and (tmp_path / "part" / "checkpoints" / "checkpoint-4").exists()
+    resumed = train(pairs, sample_project.corpus, TrainConfig(output_dir=str(tmp_path / "part"), **common),
+                    resume=True, log=lambda m: None)
+    assert resumed.steps == 8
+    a = SentenceTransformer(full.output_dir, device="cpu")
+    b = SentenceTransformer(resumed.output_dir, device="cpu")
+    texts = ["refund a paid invoice", "okta scim sync", "webhook retries"]
+    sims = (a.encode(texts, normalize_embeddings=True) * b.encode(texts, normalize_embeddings=True)).sum(axis=1)
+    assert sims.min() > 0.999  # killed-and-resumed ends where the uninterrupted run did
+
+    queries = set(pairs["query"])
+    for card in (tmp_path).rglob("README.md"):
+        text = card.read_text()
+        assert "embtune" in text
+        assert not any(q in text for q in queries if len(q) > 12), card
+
+
+def test_diagnose_explains_the_tutorial_errors():
+    assert "too easy" in diagnose([(s, 0.001) for s in range(1, 40)], [])[0]
+    spiky = [(s, 1.0) for s in range(1, 20)] + [(20, 5.0)]
+    assert "batch too small" in diagnose(spiky, [])[0]
+    assert "regressed" in diagnose([(1, 2.0)], [(10, 0.5), (20, 0.4)])[0]
+    assert diagnose([(1, 2.0), (2, 1.8)], [(10, 0.4), (20, 0.45)]) == []
