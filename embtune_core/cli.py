@@ -201,7 +201,23 @@ def cmd_train(args) -> int:
     from .models import load_model
 
     load_model(args.model)  # a base model that cannot load fails here, before any work
-    result = train(pairs, corpus, cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
+    import signal
+
+    from .train import TrainState
+
+    state = TrainState()
+
+    def stop(signum, frame):  # first Ctrl-C: finish this step, save a checkpoint, stop; second: abort
+        if state.stop.is_set():
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl-C again to abort) ...", file=sys.stderr)
+        state.stop.set()
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        result = train(pairs, corpus, cfg, state=state, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     summary = result.summary()
     summary["config"] = {k: v for k, v in dataclasses.asdict(cfg).items() if k in (
         "epochs", "batch_size", "learning_rate", "max_seq_length", "hard_negatives", "precision", "loss")}

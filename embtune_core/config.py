@@ -110,9 +110,12 @@ class EvalConfig:
     complaints: str = ""
     #: Documented so later steps can say "proxy" when a click-built set is in use.
     kind: str = "human"
+    #: Cosine (base model) at or above which a training query is a near duplicate of an eval query.
+    leakage_threshold: float = 0.9
 
     def __post_init__(self):
         _choice("eval.kind", self.kind, ("human", "proxy"))
+        _share("eval.leakage_threshold", self.leakage_threshold)
 
 
 @dataclass(frozen=True)

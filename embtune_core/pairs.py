@@ -26,11 +26,11 @@ class ExportReport:
 
 
 def export_pairs(project, filtered: pl.DataFrame, store: ReviewStore, encoder, out: str | Path | None = None,
-                 *, threshold: float = 0.9) -> ExportReport:
+                 *, threshold: float | None = None) -> ExportReport:
     """Write ``pairs.jsonl`` (default: ``workspace/pairs.jsonl``) and record it in the manifest."""
     final = with_decisions(filtered, store).filter(pl.col("final")).with_columns(pl.col("final_query").alias("query"))
     report = audit(final.select("query", "doc_id", "source", "pair_id"), project.eval_set, encoder=encoder,
-                   threshold=threshold)
+                   threshold=threshold or project.config.eval.leakage_threshold)
     clean = drop_leaks(final, report).sort("source", "pair_id")
     out = Path(out) if out else project.workspace.path("pairs.jsonl")
     write_jsonl(out, ({"query": r["query"], "positive": r["positive"], "doc_id": r["doc_id"],

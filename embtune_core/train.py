@@ -192,22 +192,28 @@ def load_pairs(path: str | Path, corpus: Corpus | None = None) -> pl.DataFrame:
 def split_validation(pairs: pl.DataFrame, *, fraction: float, seed: int, encoder=None,
                      threshold: float = 0.9) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Train/validation split of the pairs, grouped so no query twin (normalised, token set, near
-    duplicate) is on both sides."""
+    duplicate) is on both sides. A group bigger than the validation budget stays in training; if the
+    near-duplicate groups leave no room (an encoder that finds everything similar), the split falls back
+    to normalised and token-set groups."""
     queries = pairs["query"].to_list()
     uq = sorted(set(queries))
-    gid = dict(zip(uq, _groups(uq, encoder, threshold), strict=True))
-    groups = sorted(set(gid.values()))
-    random.Random(seed).shuffle(groups)
     target = max(1, int(len(pairs) * fraction))
-    val_groups, n = set(), 0
-    counts = pairs.group_by(pl.col("query").replace_strict(gid, return_dtype=pl.Int64).alias("g")).len()
-    size = dict(counts.iter_rows())
-    for g in groups:
-        if n >= target:
+    for enc in ((encoder, None) if encoder is not None else (None,)):
+        gid = dict(zip(uq, _groups(uq, enc, threshold), strict=True))
+        g_col = pl.col("query").replace_strict(gid, return_dtype=pl.Int64)
+        size = dict(pairs.group_by(g_col.alias("g")).len().iter_rows())
+        groups = sorted(size)
+        random.Random(seed).shuffle(groups)
+        val_groups, n = set(), 0
+        for g in groups:
+            if n >= target:
+                break
+            if n + size[g] <= target * 1.5:
+                val_groups.add(g)
+                n += size[g]
+        if val_groups:
             break
-        val_groups.add(g)
-        n += size[g]
-    is_val = pl.col("query").replace_strict(gid, return_dtype=pl.Int64).is_in(list(val_groups))
+    is_val = g_col.is_in(list(val_groups))
     return pairs.filter(~is_val), pairs.filter(is_val)
 
 
@@ -432,7 +438,7 @@ def build_trainer(model, data: TrainData, corpus: Corpus, config: TrainConfig, s
         batch_sampler=BatchSamplers.NO_DUPLICATES, eval_strategy="steps", eval_steps=every,
         save_strategy="steps", save_steps=every, save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model="eval_val_cosine_mrr@10", greater_is_better=True,
-        logging_steps=config.logging_steps, seed=config.seed, data_seed=config.seed, report_to="none",
+        logging_steps=max(1, min(config.logging_steps, total // 10)), seed=config.seed, data_seed=config.seed, report_to="none",
         use_cpu=not cuda_available(), dataloader_num_workers=0, disable_tqdm=True)
     if getattr(model, "model_card_data", None) is not None:
         # a non-empty widget list stops sentence-transformers copying training rows into the card

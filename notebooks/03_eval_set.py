@@ -146,7 +146,7 @@ def _(encoder, evalset, held_out, project):
         _cand = _cand.filter(~pl.col("query").map_elements(_nq, return_dtype=pl.String).is_in(list(held_out)))
     _llm = project.llm_queries
     training_like = pl.concat([_cand, _llm.select("query", "doc_id", pl.lit("llm").alias("source"))]) if _llm is not None else _cand
-    leakage = audit(training_like, evalset, encoder=encoder, threshold=0.9)
+    leakage = audit(training_like, evalset, encoder=encoder, threshold=project.config.eval.leakage_threshold)
     _c = leakage.counts()
     mo.vstack([
         mo.md(f"## Leakage audit — {_c['pairs']} candidate training pairs (clicks, tickets, generated queries) "

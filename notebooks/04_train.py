@@ -118,11 +118,13 @@ def _():
 
 @app.cell
 def _(config, pairs, project, set_result, train_btn):
-    _run_now = train_btn.value or mo.cli_args().get("train") == "1"
+    _run_now = train_btn.value or str(mo.cli_args().get("train")) == "1"
     mo.stop(not _run_now, mo.md("Press **Train** to fine-tune. The result stays here when other widgets change."))
     _state = TrainState()
     _run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     _cfg = dataclasses.replace(config, output_dir=str(project.workspace.path("runs", _run_id)))
+    if mo.cli_args().get("max-steps"):  # headless smoke runs: python 04_train.py --train 1 --max-steps 4
+        _cfg = dataclasses.replace(_cfg, max_steps=int(mo.cli_args()["max-steps"]))
 
     def _chart(losses):
         return alt.Chart(pl.DataFrame(losses, schema=["step", "loss"], orient="row")).mark_line(point=True).encode(

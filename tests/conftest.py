@@ -64,3 +64,20 @@ def sample_project(tmp_path):
 
     cfg = load_config(SAMPLE / "embtune.toml")
     return Project(dataclasses.replace(cfg, workspace=str(tmp_path / "workspace")))
+
+
+@pytest.fixture
+def tiny_project(tmp_path, tiny_model_dir):
+    """A copy of the sample project file (absolute paths) whose base model is the tiny model."""
+    import re
+
+    text = (SAMPLE / "embtune.toml").read_text()
+    for key in ("path", "cache", "complaints", "eval", "pairs", "run_file"):
+        text = re.sub(rf'^({key} = ")([^"/][^"]*)"', lambda m: f'{m.group(1)}{SAMPLE / m.group(2)}"', text, flags=re.M)
+    text = re.sub(r'^base = "[^"]*"', f'base = "{tiny_model_dir}"', text, flags=re.M)
+    text = text.replace('workspace = "workspace"', f'workspace = "{tmp_path / "ws"}"')
+    # a random tiny model finds every query "near" every other: only exact matches count as leaks here
+    text = re.sub(r"^leakage_threshold = .*$", "leakage_threshold = 0.99999", text, flags=re.M)
+    path = tmp_path / "embtune.toml"
+    path.write_text(text)
+    return path
