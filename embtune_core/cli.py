@@ -225,6 +225,36 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .candidates import embedding_cache
+    from .compare import compare
+    from .evaluate import evaluate_model
+    from .models import load_model
+    from .sources import load_docs, load_eval_set
+
+    gate, cache, complaints = None, None, None
+    if args.eval_dir:
+        corpus = load_docs(os.path.join(args.eval_dir, "corpus.jsonl"), "beir", split=False)
+        evalset = load_eval_set(args.eval_dir, corpus)
+    else:
+        from .project import open_project
+
+        project = open_project(args.project)
+        corpus, evalset, cache, gate = project.corpus, project.eval_set, embedding_cache(project), project.config.gate
+        complaints = project.complaints
+    base, tuned = load_model(args.base), load_model(args.tuned)
+    b = evaluate_model(base, corpus, evalset, cache=cache, name=args.base)
+    t = evaluate_model(tuned, corpus, evalset, cache=cache, name=args.tuned)
+    extra = None
+    if complaints is not None:
+        extra = (evaluate_model(base, corpus, complaints, cache=cache), evaluate_model(tuned, corpus, complaints,
+                                                                                       cache=cache), complaints.relevant)
+    result = compare(b, t, evalset, gate=gate, complaints=extra).as_dict()
+    result.update(base=args.base, tuned=args.tuned, n_queries=len(evalset), eval_kind=evalset.kind)
+    _print(result, args.json)
+    return 0
+
+
 def cmd_run(args) -> int:
     from .workflow import run_all
 
@@ -289,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-hard-negatives", action="store_true", help="in-batch negatives only")
     s.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("compare", help="base vs tuned on the same eval set: deltas with CIs, wins/losses, gate")
+    s.add_argument("--base", required=True, help="base model id or path")
+    s.add_argument("--tuned", required=True, help="tuned model path (or another run)")
+    s.add_argument("--eval-dir", help="a BEIR folder (default: the project's eval set)")
+    s.add_argument("--project", help="path to embtune.toml (default: the sample project)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("run", help="headless: mine -> pairs -> baseline -> train -> evaluate -> ship gate")
     s.add_argument("--project", help="path to embtune.toml (default: the sample project)")

@@ -1,0 +1,209 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="embtune · 5 · base vs tuned")
+
+with app.setup:
+    import altair as alt
+    import marimo as mo
+    import polars as pl
+
+    from embtune_core import EmbtuneError, open_project
+    from embtune_core.candidates import embedding_cache
+    from embtune_core.compare import compare, embedding_map, eyeball, general_check
+    from embtune_core.embeddings import Encoder
+    from embtune_core.evalset import cold_articles
+    from embtune_core.evaluate import evaluate_model
+    from embtune_core.models import load_model
+
+
+@app.cell(hide_code=True)
+def _():
+    mo.md(r"""
+    # Step 5 · Re-evaluate, and eyeball base vs tuned
+
+    Aggregate metrics hide the query that got worse. Every metric below has its 95% interval and a paired
+    test; every query shows where its first relevant article ranks under both models, biggest
+    regressions first. Then the eyeball test: the complaints your team keeps hearing, side by side.
+    """)
+    return
+
+
+@app.cell
+def _():
+    try:
+        project = open_project(mo.cli_args().get("project"))
+        _ = project.eval_set, project.corpus
+    except EmbtuneError as _e:
+        mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
+    _runs = sorted((p for p in project.workspace.path("runs").glob("*") if (p / "model.safetensors").exists()),
+                   key=lambda p: p.stat().st_mtime, reverse=True) if project.workspace.path("runs").exists() else []
+    mo.stop(not _runs, mo.callout(mo.md("No trained run yet: train one in step 4 (or `embtune run`)."), kind="warn"))
+    run_options = {p.name: str(p) for p in _runs}
+    cache = embedding_cache(project)
+    return cache, project, run_options
+
+
+@app.cell(hide_code=True)
+def _(project, run_options):
+    tuned_pick = mo.ui.dropdown(run_options, value=next(iter(run_options)), label="tuned run")
+    base_pick = mo.ui.dropdown({"base model": project.config.model.base, **run_options}, value="base model",
+                               label="compare against")
+    mo.hstack([tuned_pick, base_pick], justify="start", gap=2)
+    return base_pick, tuned_pick
+
+
+@app.cell
+def _(base_pick, cache, project, tuned_pick):
+    _m = project.config.model
+    base_model = load_model(base_pick.value, max_seq_length=_m.max_seq_length if base_pick.value == _m.base else 0)
+    tuned_model = load_model(tuned_pick.value)
+    base_enc, tuned_enc = Encoder(base_model, cache), Encoder(tuned_model, cache)
+    with mo.status.spinner(title="Evaluating both models (cached)"):
+        base_res = evaluate_model(base_model, project.corpus, project.eval_set, cache=cache, name="base")
+        tuned_res = evaluate_model(tuned_model, project.corpus, project.eval_set, cache=cache, name="tuned")
+        _c = project.complaints
+        _extra = None
+        if _c is not None:
+            _extra = (evaluate_model(base_model, project.corpus, _c, cache=cache),
+                      evaluate_model(tuned_model, project.corpus, _c, cache=cache), _c.relevant)
+        _cold = cold_articles(project.corpus, project.search_log, project.tickets, project.llm_queries)
+        comparison = compare(base_res, tuned_res, project.eval_set, cold_docs=_cold, gate=project.config.gate,
+                             complaints=_extra)
+    return base_enc, base_model, comparison, tuned_enc, tuned_model
+
+
+@app.cell(hide_code=True)
+def _(comparison):
+    _v = comparison.verdict
+    _c = comparison.counts
+    mo.vstack([
+        mo.callout(mo.md(f"**Ship gate: {'PASS' if _v.passed else 'FAIL'}** — " + "; ".join(_v.reasons)),
+                   kind="success" if _v.passed else "danger"),
+        mo.md(f"**{_c['win']} queries improved, {_c['loss']} got worse, {_c['tie']} unchanged** "
+              "(rank of the first relevant article)."),
+    ])
+    return
+
+
+@app.cell(hide_code=True)
+def _(comparison):
+    _m = comparison.metrics
+    _long = pl.concat([
+        _m.select("metric", pl.lit("base").alias("model"), pl.col("base").alias("value"),
+                  pl.col("base_ci95").list.get(0).alias("lo"), pl.col("base_ci95").list.get(1).alias("hi")),
+        _m.select("metric", pl.lit("tuned").alias("model"), pl.col("tuned").alias("value"),
+                  pl.col("tuned_ci95").list.get(0).alias("lo"), pl.col("tuned_ci95").list.get(1).alias("hi")),
+    ])
+    _base = alt.Chart(_long).encode(y=alt.Y("model:N", title=None), color=alt.Color("model:N", legend=None))
+    _metrics_chart = (_base.mark_point(filled=True, size=80).encode(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1])))
+                      + _base.mark_rule().encode(x="lo:Q", x2="hi:Q")).properties(width=260, height=50).facet(
+        facet=alt.Facet("metric:N", title=None), columns=3)
+    _hist = alt.Chart(comparison.per_query.filter(pl.col("rank_change") != 0)).mark_bar().encode(
+        x=alt.X("rank_change:Q", bin=alt.Bin(maxbins=30), title="rank change of the first relevant article (+ = up)"),
+        y=alt.Y("count()", title="queries"), color=alt.condition("datum.rank_change > 0", alt.value("#2ca02c"),
+                                                                 alt.value("#d62728"))).properties(width=520, height=160)
+    mo.vstack([mo.md("## Metrics with 95% intervals"),
+               mo.ui.table(_m, selection=None, format_mapping={c: "{:.3f}" for c in ("base", "tuned", "delta",
+                           "ci95_low", "ci95_high")} | {"p_value": "{:.4f}"}), _metrics_chart,
+               mo.md("## Rank changes"), _hist])
+    return
+
+
+@app.cell(hide_code=True)
+def _():
+    only_regressions = mo.ui.switch(value=False, label="regressions only")
+    only_regressions
+    return (only_regressions,)
+
+
+@app.cell
+def _(comparison, only_regressions):
+    _pq = comparison.per_query.sort("rank_change")
+    if only_regressions.value:
+        _pq = _pq.filter(pl.col("outcome") == "loss")
+    mo.vstack([mo.ui.table(_pq.drop("base_mrr@10", "tuned_mrr@10"), page_size=10, selection=None,
+                           label=f"per query ({_pq.height})"),
+               mo.md("### Slices"),
+               mo.ui.table(comparison.slices.filter(pl.col("by") != "article"), selection=None,
+                           format_mapping={c: "{:.3f}" for c in comparison.slices.columns if "@" in c})])
+    return
+
+
+@app.cell(hide_code=True)
+def _():
+    query_box = mo.ui.text(placeholder="type a query, e.g. MRR churn cohort", full_width=True,
+                           label="Try a query on both models")
+    query_box
+    return (query_box,)
+
+
+@app.cell
+def _(base_enc, project, query_box, tuned_enc):
+    mo.stop(not query_box.value.strip(), mo.md("*Type a query above to see both top-5 lists.*"))
+    _side = eyeball([query_box.value.strip()], base_enc, tuned_enc, project.corpus, k=5)
+    mo.ui.table(_side.select("rank", "base_title", "base_score", "tuned_title", "tuned_score"), selection=None,
+                label="side by side")
+    return
+
+
+@app.cell
+def _(base_enc, project, tuned_enc):
+    _c = project.complaints
+    mo.stop(_c is None, mo.md("No complaints list in the project."))
+    _pairs = project.workspace.path("pairs.jsonl")
+    _train_q = pl.read_ndjson(_pairs)["query"].to_list() if _pairs.exists() else None
+    _rel = {q: _c.relevant[qid] for qid, q in _c.queries.items()}
+    complaints_view = eyeball(list(_c.queries.values()), base_enc, tuned_enc, project.corpus, relevant=_rel, k=3,
+                              training_queries=_train_q)
+    _bad = complaints_view.filter(pl.col("rank") == 1, pl.col("tuned_top_has_relevant") == False)  # noqa: E712
+    _flags = [mo.callout(mo.md(f"**{r['query']}**: the tuned top 3 still holds nothing relevant. "
+                               + (f"Training queries never use: *{r['uncovered_terms']}* — add pairs that bridge "
+                                  "these terms and retrain." if r["uncovered_terms"] else
+                                  "Add pairs that bridge its words to the right article and retrain.")), kind="warn")
+              for r in _bad.iter_rows(named=True)]
+    mo.vstack([mo.md("## The complaints list, side by side (✓ = relevant)"),
+               mo.ui.table(complaints_view.with_columns(
+                   (pl.when(pl.col("base_relevant")).then(pl.lit("✓ ")).otherwise(pl.lit(""))
+                    + pl.col("base_title")).alias("base_title"),
+                   (pl.when(pl.col("tuned_relevant")).then(pl.lit("✓ ")).otherwise(pl.lit(""))
+                    + pl.col("tuned_title")).alias("tuned_title"))
+                   .select("query", "rank", "base_title", "base_score", "tuned_title", "tuned_score"),
+                   page_size=30, selection=None), *_flags])
+    return (complaints_view,)
+
+
+@app.cell
+def _(base_model, cache, project, tuned_model):
+    _g = project.config.resolve(project.config.general.eval)
+    mo.stop(_g is None, mo.md("No general-domain set configured."))
+    general = general_check(base_model, tuned_model, _g, cache=cache)
+    _r = general["ndcg@10"]
+    mo.md(f"## General-domain check ({general['queries']} everyday questions)\n\nnDCG@10 {_r['base']:.3f} → "
+          f"{_r['tuned']:.3f} (**{_r['delta']:+.3f}**, 95% CI [{_r['ci95'][0]:+.3f}, {_r['ci95'][1]:+.3f}]). "
+          "A drop here is the tutorial's \"worse on general queries\": mix in general pairs or train fewer epochs.")
+    return (general,)
+
+
+@app.cell
+def _(base_enc, project, tuned_enc):
+    _map = embedding_map(project.eval_set, project.corpus, {"base": base_enc, "tuned": tuned_enc}, max_queries=60)
+    emb_chart = mo.ui.altair_chart(alt.Chart(_map).mark_point(filled=True, size=45, opacity=0.8).encode(
+        x=alt.X("x:Q", title=None), y=alt.Y("y:Q", title=None), color=alt.Color("model:N"),
+        shape=alt.Shape("kind:N"), tooltip=["text", "query_id", "model", "kind"]).properties(
+        width=560, height=380, title="eval queries and their articles, PCA per model (brush to read)"),
+        chart_selection="interval")
+    mo.vstack([mo.md("## Embedding map — queries should move toward their articles after tuning"), emb_chart])
+    return (emb_chart,)
+
+
+@app.cell
+def _(emb_chart):
+    _v = emb_chart.value
+    mo.ui.table(_v.select("model", "kind", "text", "query_id") if _v is not None and _v.height else
+                pl.DataFrame({"selection": ["brush points on the map to read their texts"]}), selection=None)
+    return
+
+
+if __name__ == "__main__":
+    app.run()
