@@ -22,15 +22,12 @@ from .sources import load_trec_run
 
 
 def embedding_cache(project: Project) -> EmbeddingCache:
-    return EmbeddingCache(project.workspace.path("cache", "embeddings"))
+    return project.embedding_cache()
 
 
 def _model(project: Project, name: str, models: dict):
     if name not in models:
-        m = project.config.model
-        models[name] = load_model(name, max_seq_length=m.max_seq_length if name == m.base else 0,
-                                  prompts={"query": m.query_prompt, "document": m.document_prompt}
-                                  if name == m.base else None)
+        models[name] = project.load_base_model() if name == project.config.model.base else load_model(name)
     return models[name]
 
 

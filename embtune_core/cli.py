@@ -31,7 +31,6 @@ def cmd_info(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .candidates import embedding_cache
     from .evaluate import evaluate_model
     from .models import fingerprint, load_model
     from .project import open_project
@@ -45,11 +44,9 @@ def cmd_eval(args) -> int:
         model = load_model(model_name)
     else:
         project = open_project(args.project)
-        corpus, evalset, cache = project.corpus, project.eval_set, embedding_cache(project)
-        m = project.config.model
-        model_name = args.model or m.base
-        model = load_model(model_name, max_seq_length=m.max_seq_length,
-                           prompts={"query": m.query_prompt, "document": m.document_prompt})
+        corpus, evalset, cache = project.corpus, project.eval_set, project.embedding_cache()
+        model_name = args.model or project.config.model.base
+        model = project.load_base_model() if model_name == project.config.model.base else load_model(model_name)
     res = evaluate_model(model, corpus, evalset, cache=cache, name=model_name)
     keys = ("recall@5", "recall@10", "mrr@10", "ndcg@10", "accuracy@1", "accuracy@5", "map@100")
     out = {k: round(res.metrics[k], 6) for k in keys}
@@ -111,17 +108,6 @@ def _doc_of(positive: str, corpus) -> str:
     return ""
 
 
-def _base_encoder(project):
-    from .candidates import embedding_cache
-    from .embeddings import Encoder
-    from .models import load_model
-
-    m = project.config.model
-    model = load_model(m.base, max_seq_length=m.max_seq_length,
-                       prompts={"query": m.query_prompt, "document": m.document_prompt})
-    return Encoder(model, embedding_cache(project), batch_size=m.batch_size)
-
-
 def cmd_mine(args) -> int:
     from . import filters
     from .mining import mine_project
@@ -129,7 +115,7 @@ def cmd_mine(args) -> int:
     from .project import open_project
 
     project = open_project(args.project)
-    encoder = _base_encoder(project)
+    encoder = project.base_encoder()
     llm_dir = project.workspace.path("cache", "llm")
     failed = []
     if args.llm:
@@ -167,7 +153,7 @@ def cmd_pairs_export(args) -> int:
     from .review import ReviewStore
 
     project = open_project(args.project)
-    encoder = _base_encoder(project)
+    encoder = project.base_encoder()
     scored = load_candidates(project)
     if scored is None:
         scored = mine_project(project, encoder)
@@ -226,29 +212,28 @@ def cmd_train(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .candidates import embedding_cache
     from .compare import compare
     from .evaluate import evaluate_model
     from .models import load_model
     from .sources import load_docs, load_eval_set
 
-    gate, cache, complaints = None, None, None
+    base, tuned = load_model(args.base), load_model(args.tuned)
     if args.eval_dir:
         corpus = load_docs(os.path.join(args.eval_dir, "corpus.jsonl"), "beir", split=False)
         evalset = load_eval_set(args.eval_dir, corpus)
+        b = evaluate_model(base, corpus, evalset, name=args.base)
+        t = evaluate_model(tuned, corpus, evalset, name=args.tuned)
+        gate, extra = None, None
     else:
         from .project import open_project
+        from .workflow import evaluate_pair
 
         project = open_project(args.project)
-        corpus, evalset, cache, gate = project.corpus, project.eval_set, embedding_cache(project), project.config.gate
-        complaints = project.complaints
-    base, tuned = load_model(args.base), load_model(args.tuned)
-    b = evaluate_model(base, corpus, evalset, cache=cache, name=args.base)
-    t = evaluate_model(tuned, corpus, evalset, cache=cache, name=args.tuned)
-    extra = None
-    if complaints is not None:
-        extra = (evaluate_model(base, corpus, complaints, cache=cache), evaluate_model(tuned, corpus, complaints,
-                                                                                       cache=cache), complaints.relevant)
+        evalset, gate = project.eval_set, project.config.gate
+        ev = evaluate_pair(project, base, tuned, project.embedding_cache())
+        b, t = ev["base"], ev["tuned"]
+        extra = (ev["complaints_base"], ev["complaints_tuned"], project.complaints.relevant) \
+            if project.complaints is not None else None
     result = compare(b, t, evalset, gate=gate, complaints=extra).as_dict()
     result.update(base=args.base, tuned=args.tuned, n_queries=len(evalset), eval_kind=evalset.kind)
     _print(result, args.json)

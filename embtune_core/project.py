@@ -116,6 +116,30 @@ class Project:
     def stale(self):
         return self.workspace.status(self.input_hashes())
 
+    def stale_markdown(self) -> str:
+        """The banner every notebook shows when an input changed since an artifact was made ("" if none)."""
+        stale = self.stale()
+        return ("**Stale artifacts:** " + "; ".join(f"`{s.name}`: {s.reason}" for s in stale)) if stale else ""
+
+    def embedding_cache(self):
+        from .embeddings import EmbeddingCache
+
+        return EmbeddingCache(self.workspace.path("cache", "embeddings"))
+
+    def load_base_model(self):
+        """The configured base model with the project's max length and query/document prompts."""
+        from .models import load_model
+
+        m = self.config.model
+        return load_model(m.base, max_seq_length=m.max_seq_length,
+                          prompts={"query": m.query_prompt, "document": m.document_prompt})
+
+    def base_encoder(self, model=None):
+        """An :class:`~embtune_core.embeddings.Encoder` over the base model and the workspace's cache."""
+        from .embeddings import Encoder
+
+        return Encoder(model or self.load_base_model(), self.embedding_cache(), batch_size=self.config.model.batch_size)
+
     def info(self, *, with_model: bool = True) -> dict:
         """Sizes of everything the project holds, and the resolved base model with its fingerprint."""
         log, tickets, llm = self.search_log, self.tickets, self.llm_queries
@@ -135,12 +159,10 @@ class Project:
                         for r in self.load_reports()},
         }
         if with_model:
-            from .models import load_model, resolve_model, summarize
+            from .models import resolve_model, summarize
 
             m = self.config.model
-            model = load_model(m.base, max_seq_length=m.max_seq_length,
-                               prompts={"query": m.query_prompt, "document": m.document_prompt})
-            s = summarize(model, m.base)
+            s = summarize(self.load_base_model(), m.base)
             out["base_model"] = {"name": m.base, "resolved": resolve_model(m.base), "fingerprint": s.fingerprint,
                                  "dim": s.dim, "max_seq_length": s.max_seq_length}
         return out

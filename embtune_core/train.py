@@ -103,9 +103,11 @@ class TrainConfig:
     def defaults(cls, n_pairs: int, *, gpu: bool | None = None, **overrides) -> TrainConfig:
         """Defaults from data size and device.
 
-        - CPU: 128 tokens, batch 32, 1 epoch (MiniLM trains ~8 pairs/s at 128 tokens on 2 cores and
-          ~3.6 at 256, so 2,000 pairs take ~4 minutes), lr 5e-5 (one short epoch needs a larger step
-          than the tutorial's 2e-5 over 3 epochs), fp32.
+        - CPU: 128 tokens, batch 32, 1.5 epochs, lr 5e-5, fp32. MiniLM trains ~8 pairs/s at 128 tokens
+          on 2 cores and ~3.6 at 256, so 128 tokens buys twice the steps. Measured on the sample project
+          (1,633 training pairs, 2 cores): 1 epoch gave Recall@5 0.780 / MRR@10 0.633 in ~5 min, 1.5
+          epochs 0.817 / 0.645 in ~7 min, the tutorial's 3 epochs at 256 tokens and lr 2e-5 0.791 /
+          0.620 in ~17 min. A short schedule needs the larger step than the tutorial's 2e-5.
         - GPU: 256 tokens, batch 64 (more in-batch negatives are free there), up to 3 epochs, lr 2e-5,
           bf16 when the card supports it, else fp16.
         - Under 500 pairs: 2 epochs on CPU (few steps otherwise), and a smaller batch so an epoch has
@@ -119,7 +121,7 @@ class TrainConfig:
             base = dict(max_seq_length=256, batch_size=64, epochs=3.0 if n_pairs < 20_000 else 1.0,
                         learning_rate=2e-5, precision=prec)
         else:
-            base = dict(max_seq_length=128, batch_size=32, epochs=2.0 if n_pairs < 500 else 1.0,
+            base = dict(max_seq_length=128, batch_size=32, epochs=2.0 if n_pairs < 500 else 1.5,
                         learning_rate=5e-5, precision="fp32")
         base["batch_size"] = max(4, min(base["batch_size"], n_pairs // 10 or 4))
         base.update(overrides)

@@ -12,8 +12,6 @@ from collections.abc import Callable
 
 from . import filters
 from .baseline import save_baseline
-from .candidates import embedding_cache
-from .embeddings import Encoder
 from .evaluate import evaluate_model
 from .gate import check
 from .mining import mine_project
@@ -38,10 +36,9 @@ def evaluate_pair(project, base_model, tuned_model, cache):
 def run_all(project_path=None, *, log: Callable[[str], None] = print, max_steps: int = -1) -> dict:
     project = open_project(project_path)
     m = project.config.model
-    base = load_model(m.base, max_seq_length=m.max_seq_length,
-                      prompts={"query": m.query_prompt, "document": m.document_prompt})
-    cache = embedding_cache(project)
-    encoder = Encoder(base, cache, batch_size=m.batch_size)
+    base = project.load_base_model()
+    cache = project.embedding_cache()
+    encoder = project.base_encoder(base)
     log("mining pairs ...")
     scored = mine_project(project, encoder)
     filtered = filters.apply(scored, project.config.filters)

@@ -11,7 +11,7 @@ with app.setup:
     from embtune_core import EmbtuneError, open_project
     from embtune_core.candidates import default_candidates, embedding_cache, evaluate_candidate
     from embtune_core.evaluate import advice
-    from embtune_core.models import load_model, summarize
+    from embtune_core.models import summarize
 
     #: Loaded models, shared by every cell of this session so no model is loaded twice.
     MODELS: dict = {}
@@ -43,9 +43,8 @@ def _():
 
 @app.cell(hide_code=True)
 def _(project):
-    _stale = project.stale()
-    _banner = mo.callout(mo.md("**Stale artifacts:** " + "; ".join(f"`{s.name}`: {s.reason}" for s in _stale)),
-                         kind="warn") if _stale else None
+    _stale = project.stale_markdown()
+    _banner = mo.callout(mo.md(_stale), kind="warn") if _stale else None
     _ev = project.eval_set
     mo.vstack([x for x in [_banner, mo.md(
         f"**Project:** {project.name} — {project.corpus.docs.height} articles "
@@ -59,8 +58,7 @@ def _(project):
 def _(project):
     _m = project.config.model
     try:
-        base_model = load_model(_m.base, max_seq_length=_m.max_seq_length,
-                                prompts={"query": _m.query_prompt, "document": _m.document_prompt})
+        base_model = project.load_base_model()
     except EmbtuneError as _e:
         mo.stop(True, mo.callout(mo.md(f"**Cannot load the base model.** {_e}"), kind="danger"))
     MODELS[_m.base] = base_model

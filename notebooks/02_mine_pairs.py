@@ -11,13 +11,10 @@ with app.setup:
     import polars as pl
 
     from embtune_core import EmbtuneError, filters, open_project
-    from embtune_core.candidates import embedding_cache
     from embtune_core.config import FilterConfig
-    from embtune_core.embeddings import Encoder
     from embtune_core.evaluate import topk_articles
     from embtune_core.mining import load_candidates, mine_project
     from embtune_core.mining.llm import ChatClient, generate_queries, load_generated
-    from embtune_core.models import load_model
     from embtune_core.pairs import export_pairs
     from embtune_core.review import ReviewStore, progress, review_queue, with_decisions
 
@@ -43,10 +40,7 @@ def _():
         _ = project.eval_set, project.corpus
     except EmbtuneError as _e:
         mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
-    _m = project.config.model
-    encoder = Encoder(load_model(_m.base, max_seq_length=_m.max_seq_length,
-                                 prompts={"query": _m.query_prompt, "document": _m.document_prompt}),
-                      embedding_cache(project), batch_size=_m.batch_size)
+    encoder = project.base_encoder()
     store = ReviewStore(project.workspace.path("review.sqlite"))
     get_version, set_version = mo.state(0)
     return encoder, get_version, project, set_version, store
@@ -54,9 +48,8 @@ def _():
 
 @app.cell(hide_code=True)
 def _(project):
-    _stale = project.stale()
-    mo.callout(mo.md("**Stale artifacts:** " + "; ".join(f"`{s.name}`: {s.reason}" for s in _stale)),
-               kind="warn") if _stale else mo.md("")
+    _stale = project.stale_markdown()
+    mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md("")
     return
 
 

@@ -10,8 +10,6 @@ with app.setup:
 
     from embtune_core import EmbtuneError, open_project
     from embtune_core.baseline import REPORTED, save_baseline
-    from embtune_core.candidates import embedding_cache
-    from embtune_core.embeddings import Encoder
     from embtune_core.evalset import (
         Judgments,
         build_proxy_evalset,
@@ -22,7 +20,7 @@ with app.setup:
     )
     from embtune_core.evaluate import evaluate_model, slice_metrics
     from embtune_core.leakage import audit
-    from embtune_core.models import fingerprint, load_model
+    from embtune_core.models import fingerprint
     from embtune_core.stats import metric_cis
 
 
@@ -47,19 +45,16 @@ def _():
         _ = project.eval_set, project.corpus
     except EmbtuneError as _e:
         mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
-    _m = project.config.model
-    base_model = load_model(_m.base, max_seq_length=_m.max_seq_length,
-                            prompts={"query": _m.query_prompt, "document": _m.document_prompt})
-    encoder = Encoder(base_model, embedding_cache(project), batch_size=_m.batch_size)
+    base_model = project.load_base_model()
+    encoder = project.base_encoder(base_model)
     judgments = Judgments(project.workspace.path("eval", "judgments.jsonl"))
     return base_model, encoder, judgments, project
 
 
 @app.cell(hide_code=True)
 def _(project):
-    _stale = project.stale()
-    mo.callout(mo.md("**Stale artifacts:** " + "; ".join(f"`{s.name}`: {s.reason}" for s in _stale)),
-               kind="warn") if _stale else mo.md("")
+    _stale = project.stale_markdown()
+    mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md("")
     return
 
 

@@ -54,11 +54,10 @@ def _():
 
 @app.cell(hide_code=True)
 def _(pairs, project):
-    _stale = project.stale()
+    _stale = project.stale_markdown()
     _per = pairs.group_by("source").len().sort("source")
     mo.vstack([
-        mo.callout(mo.md("**Stale artifacts:** " + "; ".join(f"`{s.name}`: {s.reason}" for s in _stale)),
-                   kind="warn") if _stale else mo.md(""),
+        mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md(""),
         mo.md(f"## Data: {pairs.height} pairs · device: **{'CUDA GPU' if cuda_available() else 'CPU'}**"),
         mo.ui.table(_per, selection=None, label="pairs per source"),
     ])

@@ -9,12 +9,11 @@ with app.setup:
     import polars as pl
 
     from embtune_core import EmbtuneError, open_project
-    from embtune_core.candidates import embedding_cache
     from embtune_core.compare import compare, embedding_map, eyeball, general_check
     from embtune_core.embeddings import Encoder
     from embtune_core.evalset import cold_articles
-    from embtune_core.evaluate import evaluate_model
     from embtune_core.models import load_model
+    from embtune_core.workflow import evaluate_pair
 
 
 @app.cell(hide_code=True)
@@ -40,8 +39,15 @@ def _():
                    key=lambda p: p.stat().st_mtime, reverse=True) if project.workspace.path("runs").exists() else []
     mo.stop(not _runs, mo.callout(mo.md("No trained run yet: train one in step 4 (or `embtune run`)."), kind="warn"))
     run_options = {p.name: str(p) for p in _runs}
-    cache = embedding_cache(project)
+    cache = project.embedding_cache()
     return cache, project, run_options
+
+
+@app.cell(hide_code=True)
+def _(project):
+    _stale = project.stale_markdown()
+    mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md("")
+    return
 
 
 @app.cell(hide_code=True)
@@ -56,19 +62,15 @@ def _(project, run_options):
 @app.cell
 def _(base_pick, cache, project, tuned_pick):
     _m = project.config.model
-    base_model = load_model(base_pick.value, max_seq_length=_m.max_seq_length if base_pick.value == _m.base else 0)
+    base_model = project.load_base_model() if base_pick.value == _m.base else load_model(base_pick.value)
     tuned_model = load_model(tuned_pick.value)
     base_enc, tuned_enc = Encoder(base_model, cache), Encoder(tuned_model, cache)
     with mo.status.spinner(title="Evaluating both models (cached)"):
-        base_res = evaluate_model(base_model, project.corpus, project.eval_set, cache=cache, name="base")
-        tuned_res = evaluate_model(tuned_model, project.corpus, project.eval_set, cache=cache, name="tuned")
-        _c = project.complaints
-        _extra = None
-        if _c is not None:
-            _extra = (evaluate_model(base_model, project.corpus, _c, cache=cache),
-                      evaluate_model(tuned_model, project.corpus, _c, cache=cache), _c.relevant)
+        _ev = evaluate_pair(project, base_model, tuned_model, cache)
         _cold = cold_articles(project.corpus, project.search_log, project.tickets, project.llm_queries)
-        comparison = compare(base_res, tuned_res, project.eval_set, cold_docs=_cold, gate=project.config.gate,
+        _extra = ((_ev["complaints_base"], _ev["complaints_tuned"], project.complaints.relevant)
+                  if project.complaints is not None else None)
+        comparison = compare(_ev["base"], _ev["tuned"], project.eval_set, cold_docs=_cold, gate=project.config.gate,
                              complaints=_extra)
     return base_enc, base_model, comparison, tuned_enc, tuned_model
 

@@ -34,13 +34,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def marimo_run(notebook: str, workspace):
+def marimo_run(notebook: str, workspace, *, project=None):
+    """``marimo run`` on a free loopback port; the workspace (or a project file's own) keeps the repo clean."""
     port = free_port()
-    env = {**os.environ, "EMBTUNE_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
-    log = open(workspace.parent / f"{notebook}.log", "w")
+    env = {k: v for k, v in os.environ.items() if k != "EMBTUNE_WORKSPACE"} | {"HF_HUB_OFFLINE": "1"}
+    if project is None:
+        env["EMBTUNE_WORKSPACE"] = str(workspace)
+    extra = ["--", "--project", str(project)] if project else []
+    log_path = workspace.parent / f"{notebook}.log"
+    log = open(log_path, "w")
     srv = subprocess.Popen([sys.executable, "-m", "marimo", "-q", "run", str(REPO / "notebooks" / notebook),
                             "--headless", "--host", "127.0.0.1", "--port", str(port), "--no-token",
-                            "--show-tracebacks"], stdout=log, stderr=subprocess.STDOUT, env=env,
+                            "--show-tracebacks", *extra], stdout=log, stderr=subprocess.STDOUT, env=env,
                            start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -51,7 +56,7 @@ def marimo_run(notebook: str, workspace):
                 break
             except OSError:
                 if time.monotonic() > deadline or srv.poll() is not None:
-                    raise RuntimeError(f"marimo did not start: {(workspace.parent / f'{notebook}.log').read_text()}") from None
+                    raise RuntimeError(f"marimo did not start: {log_path.read_text()}") from None
                 time.sleep(0.5)
         yield url
     finally:
@@ -142,3 +147,54 @@ def test_02_slider_changes_counts_and_an_accept_survives_a_reload(browser, tmp_p
         assert_no_error(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "02_mine_pairs.png"), full_page=True)
+
+
+def _tiny_workspace(tiny_project, tmp_path):
+    import json
+
+    from embtune_core.config import load_config
+    from embtune_core.project import Project
+
+    ws = tmp_path / "ws"
+    ws.mkdir(exist_ok=True)
+    s = Project(load_config(tiny_project)).corpus.sections
+    (ws / "pairs.jsonl").write_text("".join(
+        json.dumps({"query": f"{h or d} help {i}", "positive": t, "doc_id": d, "source": "docs"}) + "\n"
+        for i, (h, t, d) in enumerate(zip(s["heading"], s["text"], s["doc_id"], strict=True))))
+    return ws
+
+
+def test_04_a_tiny_training_run_draws_the_loss_chart(browser, tiny_project, tmp_path):
+    from playwright.sync_api import expect
+
+    _tiny_workspace(tiny_project, tmp_path)
+    with marimo_run("04_train.py", tmp_path / "ws", project=tiny_project) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        expect(page.get_by_text("Estimated time").first).to_be_visible(timeout=180_000)
+        assert_no_error(page)
+        page.get_by_role("button", name="Train").click()
+        expect(page.get_by_text("Result:").first).to_be_visible(timeout=300_000)
+        expect(page.get_by_text("validation MRR@10").first).to_be_visible()
+        assert page.locator("canvas, svg.marks").count() > 0
+        assert_no_error(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "04_train.png"), full_page=True)
+
+
+def test_05_typing_a_query_shows_both_models(browser, tiny_project, tiny_model_dir, tmp_path):
+    from playwright.sync_api import expect
+
+    shutil.copytree(tiny_model_dir, tmp_path / "ws" / "runs" / "r1")
+    with marimo_run("05_compare.py", tmp_path / "ws", project=tiny_project) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        expect(page.get_by_text("Ship gate:").first).to_be_visible(timeout=240_000)
+        assert_no_error(page)
+        box = page.get_by_placeholder("type a query, e.g. MRR churn cohort")
+        box.fill("webhook retry policy")
+        box.press("Enter")
+        expect(page.get_by_text("side by side").first).to_be_visible(timeout=60_000)
+        assert_no_error(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "05_compare.png"), full_page=True)

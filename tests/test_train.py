@@ -30,7 +30,7 @@ def test_config_rejects_half_precision_on_cpu_and_picks_cpu_defaults():
     with pytest.raises(ConfigError, match="train.loss must be one of"):
         TrainConfig(loss="triplet")
     d = TrainConfig.defaults(2000, gpu=False)
-    assert (d.max_seq_length, d.precision, d.epochs, d.batch_size) == (128, "fp32", 1.0, 32)
+    assert (d.max_seq_length, d.precision, d.epochs, d.batch_size) == (128, "fp32", 1.5, 32)
     assert TrainConfig.defaults(300, gpu=False).epochs == 2.0
 
 
