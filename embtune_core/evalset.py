@@ -28,7 +28,6 @@ import polars as pl
 from .errors import InputError
 from .sources import Corpus, EvalSet
 from .text import normalize_query, token_set
-from .workspace import hash_file
 
 
 @dataclass(frozen=True)
@@ -239,5 +238,5 @@ def cold_articles(corpus: Corpus, *covered: pl.DataFrame | None) -> set[str]:
     return set(corpus.doc_ids()) - touched
 
 
-__all__ = ["Judgments", "ProxySplit", "build_proxy_evalset", "cold_articles", "export_beir", "hash_file",
-           "labelling_queue", "signal_candidates"]
+__all__ = ["Judgments", "ProxySplit", "build_proxy_evalset", "cold_articles", "export_beir", "labelling_queue",
+           "signal_candidates"]

@@ -13,12 +13,11 @@ from pathlib import Path
 import polars as pl
 
 from .config import ProjectConfig, load_config
-from .errors import ConfigError, InputError
+from .errors import ConfigError
 from .sources import (
     Corpus,
     EvalSet,
     LoadReport,
-    iter_jsonl,
     load_complaints,
     load_docs,
     load_eval_set,
@@ -88,19 +87,10 @@ class Project:
     @functools.cached_property
     def llm_queries(self) -> pl.DataFrame | None:
         """Cached LLM-generated queries (``doc_id``, ``query``), when the project ships or made some."""
-        p = self.config.resolve(self.config.llm.cache)
-        if not p or not p.exists():
-            return None
-        import json
+        from .mining.llm import load_shipped_cache
 
-        rows = []
-        for n, line in iter_jsonl(p):
-            try:
-                obj = json.loads(line)
-                rows.append({"doc_id": str(obj["doc_id"]), "query": str(obj["query"])})
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError("expected {\"doc_id\", \"query\"}", path=p, line=n) from None
-        return pl.DataFrame(rows, schema={"doc_id": pl.String, "query": pl.String})
+        p = self.config.resolve(self.config.llm.cache)
+        return load_shipped_cache(p).select("doc_id", "query") if p and p.exists() else None
 
     def input_hashes(self) -> dict[str, str]:
         """Current hashes of the project's inputs, for :meth:`Workspace.status`."""

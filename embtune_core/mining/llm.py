@@ -147,10 +147,15 @@ def generate_queries(docs: pl.DataFrame, client: ChatClient, cache_dir: str | Pa
 
 def load_shipped_cache(path: str | Path) -> pl.DataFrame:
     """Pre-generated queries shipped with a project (JSONL ``doc_id``, ``query``), as (doc_id, query, source_ref)."""
+    from ..errors import InputError
+
     rows = []
     for n, line in iter_jsonl(Path(path)):
-        obj = json.loads(line)
-        rows.append({"doc_id": obj["doc_id"], "query": obj["query"], "source_ref": f"llm_cache:{n}"})
+        try:
+            obj = json.loads(line)
+            rows.append({"doc_id": str(obj["doc_id"]), "query": str(obj["query"]), "source_ref": f"llm_cache:{n}"})
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise InputError('expected {"doc_id", "query"}', path=path, line=n) from None
     return pl.DataFrame(rows, schema={"doc_id": pl.String, "query": pl.String, "source_ref": pl.String})
 
 
