@@ -179,6 +179,16 @@ def build_search_log(rng, signals, search: OldSearch) -> list[str]:
     return lines
 
 
+def _drop_cold_clicks(line: str, cold: set[str]) -> str:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError:
+        return line  # the deliberately malformed lines stay malformed
+    rec["clicks"] = [c for c in rec["clicks"] if c["href"].split("/articles/")[-1].split("?")[0].split("#")[0]
+                     .strip("/") not in cold]
+    return json.dumps(rec, ensure_ascii=False)
+
+
 def build_tickets(rng, signals, catalog) -> tuple[str, list[dict]]:
     slugs = sorted(signals)
     by_cat: dict[str, list[str]] = {}
@@ -257,6 +267,11 @@ def main() -> None:
     out = ROOT / "signals"
     out.mkdir(exist_ok=True)
     log = build_search_log(rng, signals, search)
+    # Cold articles are new product surface: nobody has clicked them yet. Clicks on them are dropped
+    # after generation (the random stream, and so the rest of the log, stays as it was).
+    cold = {line.split("\t")[1] for line in (HERE / "catalog.tsv").read_text().splitlines()[1:]
+            if line.split("\t")[5] == "yes"}
+    log = [_drop_cold_clicks(line, cold) for line in log]
     (out / "search_log.jsonl").write_text("\n".join(log) + "\n")
     tickets_csv, pii = build_tickets(rng, signals, catalog)
     (out / "tickets.csv").write_text(tickets_csv)
