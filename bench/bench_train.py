@@ -47,7 +47,11 @@ def timed(fn):
 def tutorial_script(pairs_path: str, out: str):
     """The tutorial's step-4 script, on CPU (fp16 removed: it fails on CPU), without selecting on the eval set."""
     from datasets import load_dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from embtune_core.models import resolve_model
@@ -61,6 +65,9 @@ def tutorial_script(pairs_path: str, out: str):
         use_cpu=True, disable_tqdm=True, seed=42)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset["train"],
                                          eval_dataset=dataset["test"], loss=MultipleNegativesRankingLoss(model))
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # keep stdout one JSON object
     trainer.train()
     model.save(out + "/final")
     return out + "/final", len(dataset["train"])
