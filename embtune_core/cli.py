@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from .errors import EmbtuneError, InputError, RemoteError
+from .errors import EmbtuneError, RemoteError
 
 
 def _print(obj: dict, as_json: bool) -> None:
@@ -69,43 +69,22 @@ def cmd_eval(args) -> int:
 
 
 def cmd_leakage(args) -> int:
-    import polars as pl
-
     from .leakage import audit
     from .models import load_model
-    from .sources import iter_jsonl, load_docs, load_eval_set
+    from .sources import load_docs, load_eval_set
+    from .train import load_pairs
 
     corpus = load_docs(os.path.join(args.eval_dir, "corpus.jsonl"), "beir", split=False)
     evalset = load_eval_set(args.eval_dir, corpus)
-    rows = []
-    path = args.pairs
-    for n, line in iter_jsonl(__import__("pathlib").Path(path)):
-        try:
-            obj = json.loads(line)
-            q, pos = obj["query"], obj.get("doc_id") or obj.get("positive")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-            raise InputError("expected a JSON object with 'query' and 'positive' (or 'doc_id')", path=path,
-                             line=n) from None
-        if not isinstance(q, str) or not isinstance(pos, str):
-            raise InputError("'query' and 'positive' must be strings", path=path, line=n)
-        rows.append({"query": q, "doc_id": obj.get("doc_id") or _doc_of(pos, corpus)})
-    pairs = pl.DataFrame(rows, schema={"query": pl.String, "doc_id": pl.String})
+    pairs = load_pairs(args.pairs, corpus)  # the same strict reader training uses; maps positives to articles
     encoder = None
     if not args.no_model:
         from .embeddings import Encoder
 
         encoder = Encoder(load_model(args.model))
-    report = audit(pairs, evalset, encoder=encoder, threshold=args.threshold)
+    report = audit(pairs.select("query", "doc_id"), evalset, encoder=encoder, threshold=args.threshold)
     _print(report.as_dict(), args.json)
     return 0
-
-
-def _doc_of(positive: str, corpus) -> str:
-    """The doc id whose text is the positive passage (the tutorial's pairs carry text, not ids)."""
-    for d, t, x in corpus.docs.select("doc_id", "title", "text").iter_rows():
-        if positive.strip() in (x.strip(), f"{t}\n{x}".strip()):
-            return d
-    return ""
 
 
 def cmd_mine(args) -> int:

@@ -28,7 +28,6 @@ MRR_AT = (10,)
 NDCG_AT = (10,)
 MAP_AT = (100,)
 MAX_K = 100
-HEADLINE = ("recall@5", "mrr@10")
 
 #: A ranking: query id -> [(doc_id, score), ...] best first.
 Ranking = dict[str, list[tuple[str, float]]]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .errors import ConfigError, InputError, ModelError
+from .errors import ConfigError, InputError
 from .evalset import _groups
 from .sources import Corpus, iter_jsonl
 
@@ -503,10 +503,7 @@ def train(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, state: Tr
 
     state = state or TrainState()
     set_seed(config.seed)
-    try:
-        model = load_model(config.base_model, max_seq_length=config.max_seq_length)
-    except ModelError:
-        raise
+    model = load_model(config.base_model, max_seq_length=config.max_seq_length)
     data = prepare(pairs, corpus, config, model=model if config.hard_negatives else None, encoder=encoder, log=log)
     trainer, total = build_trainer(model, data, corpus, config, state)
     log(f"training: {data.stats['train']} pairs ({data.stats.get('general_pairs', 0)} general), "
