@@ -197,6 +197,42 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """The vector database of step 6. Empty ``url`` and no ``url_env`` variable: the embedded server."""
+
+    #: ``postgresql://user@host/db``. Prefer ``url_env``: a password in this file would be committed.
+    url: str = ""
+    #: Environment variable holding the URL (read at run time, never written anywhere).
+    url_env: str = "EMBTUNE_STORE_URL"
+    batch_size: int = 256
+    #: HNSW build parameters (pgvector defaults) and the search-time candidate list size.
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+    hnsw_ef_search: int = 100
+
+    def __post_init__(self):
+        _positive("store.batch_size", self.batch_size)
+        _positive("store.hnsw_m", self.hnsw_m)
+        _positive("store.hnsw_ef_construction", self.hnsw_ef_construction)
+        _positive("store.hnsw_ef_search", self.hnsw_ef_search)
+
+
+@dataclass(frozen=True)
+class AbTestConfig:
+    """How searches are split between the ``live`` and ``candidate`` collections."""
+
+    #: Share of users routed to the candidate (the tutorial's "route 10% of traffic").
+    share: float = 0.10
+    #: Changing the salt reshuffles who is in which arm; keep it for the whole test.
+    salt: str = "embtune-ab"
+    #: The A/B event log to analyse (see ``embtune_core.abtest`` for its schema).
+    events: str = ""
+
+    def __post_init__(self):
+        _share("abtest.share", self.share)
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """The whole ``embtune.toml``."""
 
@@ -213,6 +249,8 @@ class ProjectConfig:
     mining: MiningConfig = field(default_factory=MiningConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     gate: GateConfig = field(default_factory=GateConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    abtest: AbTestConfig = field(default_factory=AbTestConfig)
     #: Folder of the project file; relative paths resolve against it. Not read from the file.
     root: str = "."
 

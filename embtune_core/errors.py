@@ -55,3 +55,16 @@ class RemoteError(EmbtuneError):
     """An HTTP endpoint (embeddings or chat) is down, slow or answered garbage."""
 
     exit_code = 6
+
+
+class StoreError(EmbtuneError):
+    """The vector store refused an operation or could not be reached (bad name, missing collection,
+    a model whose fingerprint differs from the collection's, a server that does not start)."""
+
+    exit_code = 8
+
+
+class GateError(EmbtuneError):
+    """Promotion refused: the candidate fails the ship gate (``--force`` overrides, and is recorded)."""
+
+    exit_code = 7

@@ -72,7 +72,7 @@ def tiny_project(tmp_path, tiny_model_dir):
     import re
 
     text = (SAMPLE / "embtune.toml").read_text()
-    for key in ("path", "cache", "complaints", "eval", "pairs", "run_file"):
+    for key in ("path", "cache", "complaints", "eval", "pairs", "run_file", "events"):
         text = re.sub(rf'^({key} = ")([^"/][^"]*)"', lambda m: f'{m.group(1)}{SAMPLE / m.group(2)}"', text, flags=re.M)
     text = re.sub(r'^base = "[^"]*"', f'base = "{tiny_model_dir}"', text, flags=re.M)
     text = text.replace('workspace = "workspace"', f'workspace = "{tmp_path / "ws"}"')
