@@ -227,6 +227,124 @@ def cmd_run(args) -> int:
     return 0 if out["gate"]["passed"] else 7
 
 
+def _progress(label: str):
+    def show(done: int, total: int) -> None:
+        print(f"\r{label} {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+    return show
+
+
+def _resolve_collection(store, name: str) -> str:
+    """``live`` / ``candidate`` name the collection the alias points at."""
+    from .errors import StoreError
+    from .store import ALIASES
+
+    if name in ALIASES:
+        target = store.get_alias(name)
+        if target is None:
+            raise StoreError(f"the '{name}' alias points at no collection yet")
+        return target
+    return name
+
+
+def cmd_ship(args) -> int:
+    import dataclasses
+
+    from . import ship
+    from .models import load_model
+    from .project import open_project
+    from .sources import load_docs
+    from .store import describe_url, open_store, store_url
+
+    project = open_project(args.project)
+    corpus = load_docs(args.corpus, split=project.config.docs.split_sections,
+                       split_min_words=project.config.docs.split_min_words) if args.corpus else project.corpus
+    model = load_model(args.model)
+    with open_store(project, args.store) as store:
+        res = ship.build_collection(store, model, corpus, name=args.collection, model_label=args.model,
+                                    batch_size=project.config.model.batch_size,
+                                    write_batch=project.config.store.batch_size, progress=_progress("encoding"))
+        ship.record_build(project, res)
+        print(res.summary(), file=sys.stderr)
+        out = {"collection": res.info.name, "created": res.created, "store": describe_url(args.store or store_url(project.config)),
+               **{k: v for k, v in dataclasses.asdict(res.info).items() if k != "name"},
+               "seconds": round(res.seconds, 2)}
+        if args.verify:
+            rep = ship.verify(store, res.info.name, model, corpus, project.eval_set,
+                              cache=project.embedding_cache())
+            out["verify"] = {"ok": rep.ok, "rows": rep.rows()}
+            print(rep.summary(), file=sys.stderr)
+        if args.candidate:
+            ship.set_candidate(project, store, res.info.name)
+            out["alias"] = "candidate"
+    _print(out, args.json)
+    return 0 if out.get("verify", {"ok": True})["ok"] else 8
+
+
+def cmd_search(args) -> int:
+    from . import ship
+    from .project import open_project
+    from .store import open_store
+
+    project = open_project(args.project)
+    with open_store(project, args.store) as store:
+        name = _resolve_collection(store, args.collection)
+        model = ship.load_collection_model(store, name)
+        hits = ship.search(store, name, model, [args.query], k=args.k)[0]
+    out = {"collection": name, "query": args.query,
+           "hits": [{"rank": i + 1, "doc_id": h.doc_id, "unit_id": h.unit_id, "title": h.title,
+                     "score": round(h.score, 6)} for i, h in enumerate(hits)]}
+    if args.json:
+        _print(out, True)
+    else:
+        for h in out["hits"]:
+            print(f"{h['rank']:>2}. {h['score']:.3f}  {h['title']}  ({h['unit_id']})")
+    return 0
+
+
+def cmd_collections(args) -> int:
+    import dataclasses
+
+    from .project import open_project
+    from .store import open_store
+
+    project = open_project(args.project)
+    with open_store(project, args.store) as store:
+        aliases = store.aliases()
+        rows = [dataclasses.asdict(c) | {"aliases": sorted(a for a, n in aliases.items() if n == c.name)}
+                for c in store.list()]
+    if args.json:
+        _print({"collections": rows, "aliases": aliases}, True)
+    else:
+        for r in rows:
+            tag = f" [{', '.join(r['aliases'])}]" if r["aliases"] else ""
+            print(f"{r['name']}{tag}: {r['unit_count']} units, dim {r['dim']}, {r['model']} ({r['created']})")
+    return 0
+
+
+def cmd_promote(args) -> int:
+    from . import ship
+    from .project import open_project
+    from .store import open_store
+
+    project = open_project(args.project)
+    with open_store(project, args.store) as store:
+        event = ship.promote(project, store, force=args.force)
+    _print(event, args.json)
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    from . import ship
+    from .project import open_project
+    from .store import open_store
+
+    project = open_project(args.project)
+    with open_store(project, args.store) as store:
+        event = ship.rollback(project, store)
+    _print(event, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="embtune", description="Fine-tune a small embedding model on your own docs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -297,6 +415,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-steps", type=int, default=-1, help="cap training steps (smoke runs)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_run)
+
+    def store_args(s):
+        s.add_argument("--project", help="path to embtune.toml (default: the sample project)")
+        s.add_argument("--store", help="postgresql:// URL (default: [store] of the project, else the embedded server)")
+        s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("ship", help="re-encode the corpus into a new versioned collection of the vector store")
+    s.add_argument("--model", required=True, help="model id or path (a run folder)")
+    s.add_argument("--corpus", help="docs to encode (default: the project's docs)")
+    s.add_argument("--collection", help="collection name (default: <model or run>_<corpus hash>)")
+    s.add_argument("--candidate", action="store_true", help="point the 'candidate' alias at it")
+    s.add_argument("--verify", action="store_true", help="check the eval set through the database")
+    store_args(s)
+    s.set_defaults(func=cmd_ship)
+
+    s = sub.add_parser("search", help="search a collection (or the live / candidate alias) with its own model")
+    s.add_argument("--collection", required=True, help="collection name, or 'live' / 'candidate'")
+    s.add_argument("--query", required=True)
+    s.add_argument("--k", type=int, default=5)
+    store_args(s)
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("collections", help="collections of the vector store, with model, size and aliases")
+    store_args(s)
+    s.set_defaults(func=cmd_collections)
+
+    s = sub.add_parser("promote", help="make the candidate collection live (refused if it fails the ship gate)")
+    s.add_argument("--force", action="store_true", help="promote despite a failing gate (recorded)")
+    store_args(s)
+    s.set_defaults(func=cmd_promote)
+
+    s = sub.add_parser("rollback", help="point 'live' back at the collection it pointed to before")
+    store_args(s)
+    s.set_defaults(func=cmd_rollback)
     return p
 
 
