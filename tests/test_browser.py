@@ -201,3 +201,43 @@ def test_05_typing_a_query_shows_both_models(browser, tiny_project, tiny_model_d
         assert_no_error(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "05_compare.png"), full_page=True)
+
+
+@pytest.mark.store
+def test_06_reencode_then_search_through_the_embedded_store_while_the_cli_uses_it(browser, tiny_project, tmp_path):
+    import json
+
+    from playwright.sync_api import expect
+
+    from embtune_core.store.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(tmp_path / "ws" / "store")
+    with marimo_run("06_ship.py", tmp_path / "ws", project=tiny_project) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        expect(page.get_by_text("Vector store:").first).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("Candidate wins").first).to_be_visible(timeout=60_000)  # the A/B analysis
+        assert_no_error(page)
+        page.get_by_role("button", name="Re-encode into a new collection").click()
+        expect(page.get_by_text("retrieval units of").or_(page.get_by_text("units of")).first).to_be_visible(
+            timeout=180_000)
+        # the CLI uses the same embedded server while the notebook holds it
+        cli = subprocess.run([sys.executable, "-m", "embtune_core.cli", "collections", "--project", str(tiny_project),
+                              "--json"], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        assert cli.returncode == 0, cli.stderr
+        names = [c["name"] for c in json.loads(cli.stdout)["collections"]]
+        assert len(names) == 1
+        assert server.running(), "the CLI exiting must not stop the notebook's server"
+        box = page.get_by_placeholder("e.g. customer card declined what happens next")
+        box.fill("refund a customer")
+        box.press("Enter")
+        expect(page.get_by_text("search results").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(names[0]).first).to_be_visible()
+        assert_no_error(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "06_ship.png"), full_page=True)
+    deadline = time.monotonic() + 30
+    while server.running() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not server.running(), "no orphan server after the notebook exits"

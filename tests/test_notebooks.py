@@ -84,3 +84,16 @@ def test_02_mine_pairs_runs_headless_and_a_slider_changes_counts(tmp_path, monke
     loose = {"near_duplicate": 1.0, "too_easy": 1.0, "roundtrip_k": 100, "max_words": 80}
     _, d2 = cell.run(scored=defs["scored"], project=defs["project"], sliders=SimpleNamespace(value=loose))
     assert int(d2["filtered"]["kept"].sum()) > int(defs["filtered"]["kept"].sum())
+
+
+@pytest.mark.store
+def test_06_ship_runs_headless_with_the_embedded_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBTUNE_WORKSPACE", str(tmp_path / "ws"))
+    nb = load_notebook("06_ship.py")
+    _, defs = nb.app.run()
+    assert defs["collections"] == [] and defs["aliases"] == {}
+    assert "Candidate wins" in defs["ab_result"].decision  # the simulated sample log
+    defs["store"].close()
+    from embtune_core.store.embedded import EmbeddedPostgres
+
+    assert not EmbeddedPostgres(tmp_path / "ws" / "store").running()

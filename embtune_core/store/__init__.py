@@ -112,27 +112,37 @@ def describe_url(url: str | None) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
-@contextlib.contextmanager
-def open_store(project, url: str | None = None) -> Iterator[VectorStore]:
-    """The project's store, connected; the embedded server is leased for the duration and released after."""
+def connect(project, url: str | None = None):
+    """The project's store, connected. ``close()`` it when done: that also releases the embedded server's
+    lease (a notebook kernel simply keeps it open; the lease ends with the process)."""
     from .embedded import EmbeddedPostgres
     from .pgvector import PgVectorStore
 
     url = url or store_url(project.config)
+    sc = project.config.store
     server = None
     if url is None:
         server = EmbeddedPostgres(project.workspace.path("store"))
         url = server.acquire()
     try:
-        store = PgVectorStore(url)
-        try:
-            yield store
-        finally:
-            store.close()
-    finally:
+        return PgVectorStore(url, ef_search=sc.hnsw_ef_search, hnsw_m=sc.hnsw_m,
+                             hnsw_ef_construction=sc.hnsw_ef_construction,
+                             on_close=server.release if server else None)
+    except BaseException:
         if server is not None:
             server.release()
+        raise
 
 
-__all__ = ["ALIASES", "CollectionInfo", "Hit", "VectorStore", "describe_url", "open_store", "slug",
+@contextlib.contextmanager
+def open_store(project, url: str | None = None) -> Iterator[VectorStore]:
+    """:func:`connect` as a context manager: the embedded server is leased for the duration."""
+    store = connect(project, url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+__all__ = ["ALIASES", "CollectionInfo", "Hit", "VectorStore", "connect", "describe_url", "open_store", "slug",
            "store_url", "validate_name"]

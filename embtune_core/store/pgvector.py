@@ -61,7 +61,9 @@ def _table(name: str) -> sql.Identifier:
 class PgVectorStore:
     """Collections in one Postgres database with the ``vector`` extension."""
 
-    def __init__(self, url: str, *, ef_search: int = 100, hnsw_m: int = 16, hnsw_ef_construction: int = 64):
+    def __init__(self, url: str, *, ef_search: int = 100, hnsw_m: int = 16, hnsw_ef_construction: int = 64,
+                 on_close=None):
+        self._on_close = on_close
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as e:
@@ -76,6 +78,9 @@ class PgVectorStore:
 
     def close(self) -> None:
         self.conn.close()
+        if self._on_close is not None:
+            self._on_close, release = None, self._on_close
+            release()
 
     # -- building ----------------------------------------------------------------------------------
     def create(self, info: CollectionInfo) -> str:
