@@ -120,6 +120,7 @@ class PgVectorStore:
     def publish(self, handle: str, info: CollectionInfo, *, replace: bool = False) -> None:
         """Build the HNSW index, then rename the staging table and register it, in one transaction."""
         stage = self._target(handle)
+        self.conn.execute("SET maintenance_work_mem = '512MB'")  # the HNSW graph builds in memory: much faster
         self.conn.execute(sql.SQL(
             "CREATE INDEX {} ON {} USING hnsw (embedding vector_cosine_ops) WITH (m = {}, ef_construction = {})"
         ).format(sql.Identifier(f"{handle}_hnsw"), stage, sql.Literal(self.hnsw_m),
