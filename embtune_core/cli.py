@@ -265,7 +265,8 @@ def cmd_ship(args) -> int:
                                     write_batch=project.config.store.batch_size, progress=_progress("encoding"))
         ship.record_build(project, res)
         print(res.summary(), file=sys.stderr)
-        out = {"collection": res.info.name, "created": res.created, "store": describe_url(args.store or store_url(project.config)),
+        out = {"collection": res.info.name, "built": res.created,
+               "store": describe_url(args.store or store_url(project.config)),
                **{k: v for k, v in dataclasses.asdict(res.info).items() if k != "name"},
                "seconds": round(res.seconds, 2)}
         if args.verify:

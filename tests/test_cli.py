@@ -56,7 +56,8 @@ def test_eval_on_a_beir_dir(tmp_path, tiny_model_dir):
     assert out["n_queries"] == 5 and out["n_docs"] == 12 and 0 <= out["recall@5"] <= 1
 
 
-@pytest.mark.parametrize("command", ["info", "eval", "leakage", "mine", "pairs", "train", "run", "compare"])
+@pytest.mark.parametrize("command", ["info", "eval", "leakage", "mine", "pairs", "train", "run", "compare", "ship",
+                                     "search", "collections", "promote", "rollback"])
 def test_every_command_has_help_and_is_documented(command, capsys):
     parser = build_parser()
     with pytest.raises(SystemExit):

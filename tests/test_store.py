@@ -280,3 +280,38 @@ def test_data_folder_exposure_is_minimal(tmp_path):
             assert pg.data.stat().st_uid == pwd.getpwnam("embedded_postgres").pw_uid
     finally:
         pg.release()
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "embtune_core.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_cli_ship_search_promote_rollback(tiny_project, tiny_model_dir):
+    p = _cli("ship", "--project", str(tiny_project), "--model", str(tiny_model_dir), "--verify", "--candidate",
+             "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["built"] and out["verify"]["ok"] and out["alias"] == "candidate"
+    assert "encoding" in p.stderr  # progress
+    again = json.loads(_cli("ship", "--project", str(tiny_project), "--model", str(tiny_model_dir), "--json").stdout)
+    assert again["built"] is False and again["collection"] == out["collection"]
+
+    p = _cli("search", "--project", str(tiny_project), "--collection", "candidate", "--query", "refund", "--k", "3",
+             "--json")
+    assert p.returncode == 0, p.stderr
+    hits = json.loads(p.stdout)["hits"]
+    assert [h["rank"] for h in hits] == [1, 2, 3] and hits[0]["score"] >= hits[2]["score"]
+
+    p = _cli("promote", "--project", str(tiny_project), "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["gate"]["passed"]
+    listing = json.loads(_cli("collections", "--project", str(tiny_project), "--json").stdout)
+    assert listing["aliases"] == {"live": out["collection"]}
+
+    p = _cli("rollback", "--project", str(tiny_project))
+    assert p.returncode == 8 and "nothing to roll back" in p.stderr and "Traceback" not in p.stderr
+    p = _cli("search", "--project", str(tiny_project), "--collection", "x'; drop table t; --", "--query", "q")
+    assert p.returncode == 8 and "invalid collection name" in p.stderr
+    ws = open_project(tiny_project).workspace
+    assert not EmbeddedPostgres(ws.path("store")).running()  # every command released the server
