@@ -346,6 +346,15 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    path = write_report(args.project, args.out, run=args.run, include_examples=not args.no_examples,
+                        redact=not args.no_redact)
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="embtune", description="Fine-tune a small embedding model on your own docs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -450,6 +459,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("rollback", help="point 'live' back at the collection it pointed to before")
     store_args(s)
     s.set_defaults(func=cmd_rollback)
+
+    s = sub.add_parser("report", help="one self-contained HTML report that opens offline (no code, no secrets)")
+    s.add_argument("--project", help="path to embtune.toml (default: the sample project)")
+    s.add_argument("--out", required=True, help="the HTML file to write")
+    s.add_argument("--run", help="tuned run folder or id (default: the newest run)")
+    s.add_argument("--no-examples", action="store_true", help="aggregates only: no queries, titles or snippets")
+    s.add_argument("--no-redact", action="store_true", help="keep example texts as they are (default: scrubbed)")
+    s.set_defaults(func=cmd_report)
     return p
 
 

@@ -96,11 +96,15 @@ class Project:
         """Current hashes of the project's inputs, for :meth:`Workspace.status`."""
         out = {"docs": hash_file(self.config.resolve(self.config.docs.path))[:16],
                "config": self.config.hash()}
-        for key, rel in (("eval", self.config.eval.path), ("search_log", self.config.search_log.path),
-                         ("tickets", self.config.tickets.path), ("llm", self.config.llm.cache)):
+        for key, rel in (("search_log", self.config.search_log.path), ("tickets", self.config.tickets.path),
+                         ("llm", self.config.llm.cache)):
             p = self.config.resolve(rel)
             if p and p.exists():
                 out[key] = hash_file(p)[:16]
+        eval_path = self.config.resolve(self.config.eval.path)
+        if eval_path and eval_path.exists():
+            # the hash artifacts record (baseline, pairs, runs): the eval set as loaded
+            out["eval"] = self.eval_set.sha256
         return out
 
     def stale(self):

@@ -21,6 +21,7 @@ with app.setup:
     from embtune_core.evaluate import evaluate_model, slice_metrics
     from embtune_core.leakage import audit
     from embtune_core.models import fingerprint
+    from embtune_core.report import report_path, write_report
     from embtune_core.stats import metric_cis
 
 
@@ -193,6 +194,32 @@ def _(evalset, export_button, project):
     mo.stop(not export_button.value)
     _out = export_beir(evalset, project.corpus, project.workspace.path("eval", f"beir-{evalset.kind}"))
     mo.callout(mo.md(f"Wrote `{_out}` (corpus.jsonl, queries.jsonl, qrels.tsv)."), kind="success")
+    return
+
+
+@app.cell(hide_code=True)
+def _():
+    report_examples = mo.ui.checkbox(value=True, label="include example queries and titles")
+    report_redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
+    report_btn = mo.ui.run_button(label="Export report")
+    mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline, with no code, scripts or "
+                     "network (a `marimo export html` file needs internet to show anything). It holds "
+                     "the project's eval set, its baseline and the newest tuned run, if any."),
+               mo.hstack([report_examples, report_redact, report_btn], justify="start", gap=2)])
+    return report_btn, report_examples, report_redact
+
+
+@app.cell
+def _(project, report_btn, report_examples, report_redact):
+    mo.stop(not report_btn.value)
+    try:
+        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
+            _path = write_report(project, report_path(project, "03_eval_set"), include_examples=report_examples.value,
+                                 redact=report_redact.value)
+    except EmbtuneError as _e:
+        mo.stop(True, mo.callout(mo.md(f"**No report.** {_e}"), kind="danger"))
+    mo.vstack([mo.callout(mo.md(f"Wrote `{_path}`"), kind="success"),
+               mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html", label="Download the report")])
     return
 
 

@@ -12,6 +12,7 @@ with app.setup:
     import polars as pl
 
     from embtune_core import EmbtuneError, open_project
+    from embtune_core.report import report_path, write_report
     from embtune_core.train import (
         TrainConfig,
         TrainState,
@@ -160,6 +161,33 @@ def _(get_result):
     mo.vstack([mo.md(f"## Result: `{result.output_dir}` — {result.steps} steps in {result.seconds:.0f} s, best "
                      f"checkpoint `{result.best_checkpoint}`"), mo.hstack([_loss, _mrr]), *_warn])
     return (result,)
+
+
+@app.cell(hide_code=True)
+def _():
+    report_examples = mo.ui.checkbox(value=True, label="include example queries and titles")
+    report_redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
+    report_btn = mo.ui.run_button(label="Export report")
+    mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline, with no code, scripts or "
+                     "network (a `marimo export html` file needs internet to show anything). It holds "
+                     "the run trained here (else the newest run) against the baseline."),
+               mo.hstack([report_examples, report_redact, report_btn], justify="start", gap=2)])
+    return report_btn, report_examples, report_redact
+
+
+@app.cell
+def _(get_result, project, report_btn, report_examples, report_redact):
+    mo.stop(not report_btn.value)
+    _r = get_result()
+    try:
+        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
+            _path = write_report(project, report_path(project, "04_train"), run=_r.output_dir if _r else None,
+                                 include_examples=report_examples.value, redact=report_redact.value)
+    except EmbtuneError as _e:
+        mo.stop(True, mo.callout(mo.md(f"**No report.** {_e}"), kind="danger"))
+    mo.vstack([mo.callout(mo.md(f"Wrote `{_path}`"), kind="success"),
+               mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html", label="Download the report")])
+    return
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ with app.setup:
     from embtune_core.embeddings import Encoder
     from embtune_core.evalset import cold_articles
     from embtune_core.models import load_model
+    from embtune_core.report import report_path, write_report
     from embtune_core.workflow import evaluate_pair
 
 
@@ -101,10 +102,13 @@ def _(comparison):
     _metrics_chart = (_base.mark_point(filled=True, size=80).encode(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1])))
                       + _base.mark_rule().encode(x="lo:Q", x2="hi:Q")).properties(width=260, height=50).facet(
         facet=alt.Facet("metric:N", title=None), columns=3)
-    _hist = alt.Chart(comparison.per_query.filter(pl.col("rank_change") != 0)).mark_bar().encode(
+    _moved = comparison.per_query.filter(pl.col("rank_change") != 0).with_columns(
+        direction=pl.when(pl.col("rank_change") > 0).then(pl.lit("up")).otherwise(pl.lit("down")))
+    _hist = alt.Chart(_moved).mark_bar().encode(
         x=alt.X("rank_change:Q", bin=alt.Bin(maxbins=30), title="rank change of the first relevant article (+ = up)"),
-        y=alt.Y("count()", title="queries"), color=alt.condition("datum.rank_change > 0", alt.value("#2ca02c"),
-                                                                 alt.value("#d62728"))).properties(width=520, height=160)
+        y=alt.Y("count()", title="queries"),
+        color=alt.Color("direction:N", scale=alt.Scale(domain=["up", "down"], range=["#2ca02c", "#d62728"]),
+                        legend=None)).properties(width=520, height=160)
     mo.vstack([mo.md("## Metrics with 95% intervals"),
                mo.ui.table(_m, selection=None, format_mapping={c: "{:.3f}" for c in ("base", "tuned", "delta",
                            "ci95_low", "ci95_high")} | {"p_value": "{:.4f}"}), _metrics_chart,
@@ -204,6 +208,32 @@ def _(emb_chart):
     _v = emb_chart.value
     mo.ui.table(_v.select("model", "kind", "text", "query_id") if _v is not None and _v.height else
                 pl.DataFrame({"selection": ["brush points on the map to read their texts"]}), selection=None)
+    return
+
+
+@app.cell(hide_code=True)
+def _():
+    report_examples = mo.ui.checkbox(value=True, label="include example queries and titles")
+    report_redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
+    report_btn = mo.ui.run_button(label="Export report")
+    mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline, with no code, scripts or "
+                     "network (a `marimo export html` file needs internet to show anything). It holds "
+                     "the tuned run picked above against the baseline."),
+               mo.hstack([report_examples, report_redact, report_btn], justify="start", gap=2)])
+    return report_btn, report_examples, report_redact
+
+
+@app.cell
+def _(project, report_btn, report_examples, report_redact, tuned_pick):
+    mo.stop(not report_btn.value)
+    try:
+        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
+            _path = write_report(project, report_path(project, "05_compare"), run=tuned_pick.value,
+                                 include_examples=report_examples.value, redact=report_redact.value)
+    except EmbtuneError as _e:
+        mo.stop(True, mo.callout(mo.md(f"**No report.** {_e}"), kind="danger"))
+    mo.vstack([mo.callout(mo.md(f"Wrote `{_path}`"), kind="success"),
+               mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html", label="Download the report")])
     return
 
 

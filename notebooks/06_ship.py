@@ -11,6 +11,7 @@ with app.setup:
 
     from embtune_core import EmbtuneError, abtest, open_project, ship
     from embtune_core.models import load_model
+    from embtune_core.report import report_path, write_report
     from embtune_core.store import connect, describe_url, store_url
 
 
@@ -248,6 +249,32 @@ def _(get_version, project):
     mo.vstack([mo.md("### Shipping log"),
                mo.ui.table(pl.DataFrame(_h).select("time", "action", "collection", "alias", "forced", "note"),
                            selection=None) if _h else mo.md("_Nothing shipped yet._")])
+    return
+
+
+@app.cell(hide_code=True)
+def _():
+    report_examples = mo.ui.checkbox(value=True, label="include example queries and titles")
+    report_redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
+    report_btn = mo.ui.run_button(label="Export report")
+    mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline (no code, scripts or network): "
+                     "metrics, wins and losses, the complaints side by side, and what was shipped when."),
+               mo.hstack([report_examples, report_redact, report_btn], justify="start", gap=2)])
+    return report_btn, report_examples, report_redact
+
+
+@app.cell
+def _(get_version, project, report_btn, report_examples, report_redact):
+    get_version()
+    mo.stop(not report_btn.value)
+    try:
+        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
+            _path = write_report(project, report_path(project, "06_ship"), include_examples=report_examples.value,
+                                 redact=report_redact.value)
+    except EmbtuneError as _e:
+        mo.stop(True, mo.callout(mo.md(f"**No report.** {_e}"), kind="danger"))
+    mo.vstack([mo.callout(mo.md(f"Wrote `{_path}`"), kind="success"),
+               mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html", label="Download the report")])
     return
 
 

@@ -17,6 +17,7 @@ def test_baseline_saved_with_hash_and_refused_on_another_set(sample_project, tin
     assert rec["eval_hash"] == p.eval_set.sha256 and rec["ci95"]["recall@5"][0] <= rec["metrics"]["recall@5"]
     assert load_baseline(p, model_fingerprint=fp)["metrics"] == rec["metrics"]
     assert p.workspace.get("baseline").inputs["eval"] == p.eval_set.sha256
+    assert p.stale() == []  # a fresh baseline is not reported stale (it once always was)
     with pytest.raises(WorkspaceError, match="is for model"):
         load_baseline(p, model_fingerprint="0" * 16)
     other = EvalSet(queries={"x": "y"}, relevant={"x": frozenset({"refunds"})}, path="", sha256="deadbeef")
