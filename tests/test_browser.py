@@ -101,7 +101,7 @@ def test_01_adding_a_model_updates_the_table(browser, tmp_path, tiny_model_dir):
         page.screenshot(path=str(ARTIFACTS / "01_base_model.png"), full_page=True)
 
 
-def test_03_switching_to_a_proxy_set_updates_the_preview(browser, tmp_path):
+def test_03_switching_to_a_proxy_set_and_changing_its_size_updates_the_preview(browser, tmp_path):
     from playwright.sync_api import expect
 
     with marimo_run("03_eval_set.py", tmp_path / "ws") as url:
@@ -111,6 +111,10 @@ def test_03_switching_to_a_proxy_set_updates_the_preview(browser, tmp_path):
         assert_no_error(page)
         page.get_by_text("proxy drawn from clicks and tickets").click()
         expect(page.get_by_text("150 queries · PROXY").first).to_be_visible(timeout=120_000)
+        slider = page.get_by_role("slider").first  # the proxy size
+        slider.focus()
+        slider.press("End")
+        expect(page.get_by_text("200 queries · PROXY").first).to_be_visible(timeout=120_000)
         assert_no_error(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "03_eval_set.png"), full_page=True)
