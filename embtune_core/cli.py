@@ -346,6 +346,29 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .evaluate import evaluate_model
+    from .models import load_model
+    from .project import open_project
+    from .serving import OnnxEncoder, check_parity, evaluate_onnx, export_onnx
+
+    project = open_project(args.project)
+    model = load_model(args.model)
+    exp = export_onnx(model, args.out, quantize=not args.no_int8)
+    queries = list(project.eval_set.queries.values())
+    parity = check_parity(model, exp, queries, kind="query")
+    out = {"out": str(exp.out_dir), "fp32_min_cosine": round(parity.fp32_min, 6), "parity_ok": parity.ok}
+    if exp.model_int8 is not None:
+        torch_res = evaluate_model(model, project.corpus, project.eval_set, cache=project.embedding_cache())
+        int8_res = evaluate_onnx(OnnxEncoder(exp, variant="int8"), project.corpus, project.eval_set)
+        out.update(int8_min_cosine=round(parity.int8_min, 6), **{
+            f"{k}_{side}": round(r.metrics[k], 4) for k in ("recall@5", "mrr@10")
+            for side, r in (("torch", torch_res), ("int8", int8_res))})
+        out["int8_ok"] = all(abs(int8_res.metrics[k] - torch_res.metrics[k]) <= 0.01 for k in ("recall@5", "mrr@10"))
+    _print(out, args.json)
+    return 0 if out["parity_ok"] and out.get("int8_ok", True) else 4
+
+
 def cmd_report(args) -> int:
     from .report import write_report
 
@@ -459,6 +482,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("rollback", help="point 'live' back at the collection it pointed to before")
     store_args(s)
     s.set_defaults(func=cmd_rollback)
+
+    s = sub.add_parser("export", help="export a model to ONNX (fp32 + int8) and check it against torch")
+    s.add_argument("--model", required=True, help="model id or path (a run folder)")
+    s.add_argument("--out", required=True, help="output folder (model.onnx, model.int8.onnx, tokenizer)")
+    s.add_argument("--no-int8", action="store_true", help="skip the dynamically quantized int8 model")
+    s.add_argument("--project", help="eval set for the parity check (default: the sample project)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("report", help="one self-contained HTML report that opens offline (no code, no secrets)")
     s.add_argument("--project", help="path to embtune.toml (default: the sample project)")
