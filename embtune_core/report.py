@@ -378,7 +378,7 @@ def _summary_section(d: ReportData) -> str:
     if stats:
         per = ", ".join(f"{k} {v}" for k, v in (stats.get("per_source") or {}).items())
         rows.append(("training", f"{stats.get('train')} pairs ({per}), {stats.get('val')} validation"
-                     + (f", {losses[-1][0]} steps, final loss {losses[-1][1]:.3f}" if losses else "")))
+                     + (f", last logged loss {losses[-1][1]:.3f} at step {losses[-1][0]}" if losses else "")))
     rows += [("LLM key", f"read from ${cfg.llm.api_key_env} (its value is never written anywhere)"),
              ("generated", f"{d.generated} by embtune {__version__}")]
     warns = "".join(f"<p>⚠ {_e(w)}</p>" for w in d.train_log.get("warnings") or [])

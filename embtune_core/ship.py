@@ -225,7 +225,7 @@ def _log(project, action: str, info: CollectionInfo | None, *, alias: str | None
     with project.workspace._locked():
         events = history(project) + [event]
         write_json(project.workspace.path(SHIPPING), {"events": events})
-    project.workspace.record("shipping", project.workspace.path(SHIPPING))
+    project.workspace.record("shipping", project.workspace.path(SHIPPING), extra={"last": event})
     return event
 
 

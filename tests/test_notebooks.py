@@ -97,3 +97,16 @@ def test_06_ship_runs_headless_with_the_embedded_store(tmp_path, monkeypatch):
     from embtune_core.store.embedded import EmbeddedPostgres
 
     assert not EmbeddedPostgres(tmp_path / "ws" / "store").running()
+
+
+@pytest.mark.store
+def test_marimo_export_html_still_works_for_people_online(tiny_project, tmp_path):
+    """``marimo export html`` keeps working; its file loads marimo's JavaScript from a CDN (hence ``embtune report``)."""
+    out = tmp_path / "06.html"
+    p = subprocess.run([sys.executable, "-m", "marimo", "export", "html", str(REPO / "notebooks" / "06_ship.py"),
+                        "-o", str(out), "--", "--project", str(tiny_project)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "Ship without breaking the index" in page
+    assert 'src="https://cdn.jsdelivr.net/npm/@marimo-team/frontend' in page  # the online dependency of such files

@@ -177,7 +177,9 @@ def test_aliases_promote_with_the_gate_and_roll_back(store, project, tiny_model,
     actions = [(e["action"], e["collection"], e["forced"]) for e in ship.history(project)]
     assert actions == [("candidate", "coll_a", False), ("promote", "coll_a", False), ("candidate", "coll_b", False),
                        ("promote", "coll_b", True), ("rollback", "coll_a", False)]
-    assert project.workspace.get("shipping") is not None
+    assert project.workspace.get("shipping").extra["last"]["action"] == "rollback"
+    forced = [e for e in ship.history(project) if e["forced"]]
+    assert forced[0]["gate"] == {"passed": False, "reasons": ["MRR@10 delta CI low -0.05 < -0.01"]}
 
 
 def test_the_real_gate_decides_promotion(store, project, tiny_model):

@@ -262,7 +262,7 @@ def main() -> None:
     signals = load_signals()
     missing = [s for s in signals if s not in set(corpus.doc_ids())]
     assert not missing, f"signals for unknown articles: {missing}"
-    leads = [f"{t} {body.split(chr(10) + chr(10))[0]}" for t, body in zip(corpus.docs["title"], corpus.docs["text"])]
+    leads = [f"{t} {body.split(chr(10) + chr(10))[0]}" for t, body in zip(corpus.docs["title"], corpus.docs["text"], strict=True)]
     search = OldSearch(corpus.doc_ids(), leads)
     out = ROOT / "signals"
     out.mkdir(exist_ok=True)
