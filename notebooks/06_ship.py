@@ -59,8 +59,9 @@ def _(project):
     except EmbtuneError as _e:
         mo.stop(True, mo.callout(mo.md(f"**Cannot open the vector store.** {_e}"), kind="danger"))
     get_version, set_version = mo.state(0)
+    collection_models = {}  # collection -> its model, loaded (and fingerprint-checked) once per kernel
     mo.md(f"Vector store: **{describe_url(store_url(project.config))}** (pgvector, HNSW cosine index).")
-    return get_version, set_version, store
+    return collection_models, get_version, set_version, store
 
 
 @app.cell(hide_code=True)
@@ -160,10 +161,11 @@ def _(aliases, collections):
 
 
 @app.cell
-def _(query_box, search_pick, store):
+def _(collection_models, query_box, search_pick, store):
     mo.stop(not query_box.value.strip() or not search_pick.value)
-    _model = ship.load_collection_model(store, search_pick.value)
-    _hits = ship.search(store, search_pick.value, _model, [query_box.value], k=5)[0]
+    if search_pick.value not in collection_models:
+        collection_models[search_pick.value] = ship.load_collection_model(store, search_pick.value)
+    _hits = ship.search(store, search_pick.value, collection_models[search_pick.value], [query_box.value], k=5)[0]
     mo.ui.table(pl.DataFrame([{"rank": i + 1, "title": h.title, "section": h.unit_id, "score": round(h.score, 4)}
                               for i, h in enumerate(_hits)]), selection=None, label="search results")
     return
