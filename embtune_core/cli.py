@@ -227,6 +227,13 @@ def cmd_run(args) -> int:
     return 0 if out["gate"]["passed"] else 7
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _progress(label: str):
     def show(done: int, total: int) -> None:
         print(f"\r{label} {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
@@ -466,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="search a collection (or the live / candidate alias) with its own model")
     s.add_argument("--collection", required=True, help="collection name, or 'live' / 'candidate'")
     s.add_argument("--query", required=True)
-    s.add_argument("--k", type=int, default=5)
+    s.add_argument("--k", type=_positive_int, default=5, help="how many results (default 5)")
     store_args(s)
     s.set_defaults(func=cmd_search)
 
@@ -508,6 +515,14 @@ def main(argv: list[str] | None = None) -> int:
     except EmbtuneError as e:
         print(f"embtune: error: {e}", file=sys.stderr)
         return e.exit_code
+    except Exception as e:
+        if type(e).__module__.startswith("psycopg"):  # the database said no: one line, the store's exit code
+            from .errors import StoreError
+
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            print(f"embtune: error: vector store: {first}", file=sys.stderr)
+            return StoreError.exit_code
+        raise
     except KeyboardInterrupt:
         print("embtune: interrupted", file=sys.stderr)
         return 130

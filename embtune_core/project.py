@@ -107,6 +107,12 @@ class Project:
             out["eval"] = self.eval_set.sha256
         return out
 
+    def runs(self) -> list[Path]:
+        """Training runs with a saved model (``workspace/runs/<id>``), newest first."""
+        root = self.workspace.path("runs")
+        found = [p for p in root.glob("*") if (p / "modules.json").exists()] if root.is_dir() else []
+        return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
     def stale(self):
         return self.workspace.status(self.input_hashes())
 

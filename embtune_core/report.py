@@ -76,20 +76,14 @@ def _project(project: Project | str | Path | None) -> Project:
     return project if isinstance(project, Project) else open_project(project)
 
 
-def _has_model(p: Path) -> bool:
-    return (p / "modules.json").exists() or (p / "model.safetensors").exists()
-
-
 def find_run(project: Project, run: str | Path | None = None) -> Path | None:
     """The run folder ``run`` names (a path or an id under ``workspace/runs``), else the newest run with a
     saved model, else ``None``. A named run without a saved model is a :class:`WorkspaceError`."""
-    runs = project.workspace.path("runs")
-    found = sorted((p for p in runs.glob("*") if _has_model(p)), key=lambda p: p.stat().st_mtime,
-                   reverse=True) if runs.is_dir() else []
+    found = project.runs()
     if run is None:
         return found[0] if found else None
-    p = Path(run) if Path(run).is_dir() else runs / str(run)
-    if not _has_model(p):
+    p = Path(run) if Path(run).is_dir() else project.workspace.path("runs", str(run))
+    if not (p / "modules.json").exists():
         names = ", ".join(q.name for q in found) or "none"
         raise WorkspaceError(f"{run}: no saved model there (runs with one: {names})")
     return p
@@ -137,7 +131,7 @@ def _read_shipping(project: Project) -> tuple[list[dict] | None, str]:
             raise TypeError("'events' must be a list of objects")
     except (OSError, ValueError, KeyError, TypeError) as e:
         return None, f"shipping.json could not be read ({type(e).__name__}: {e})"
-    return sorted(events, key=lambda e: str(e.get("time", "")), reverse=True), ""
+    return list(reversed(events)), ""  # appended in order: newest first (times tie within a second)
 
 
 def collect(project: Project | str | Path | None = None, *, run: str | Path | None = None) -> ReportData:

@@ -14,6 +14,7 @@ Every step appends an event to ``workspace/shipping.json`` (written atomically),
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -37,19 +38,26 @@ VERIFY_KEYS = ("recall@5", "mrr@10", "ndcg@10", "recall@20")
 
 
 def corpus_hash(corpus: Corpus) -> str:
-    """Hash of the retrieval units (ids, articles, texts) a collection is built from."""
+    """Hash of what a collection stores: every unit's id, article and text, and every article's title."""
     h = hashlib.sha256()
     for row in corpus.sections.select("section_id", "doc_id", "text").iter_rows():
+        h.update(json.dumps(row).encode())
+    for row in corpus.docs.select("doc_id", "title").iter_rows():
         h.update(json.dumps(row).encode())
     return h.hexdigest()[:16]
 
 
-def default_name(model_label: str, corpus: Corpus) -> str:
+def resolve_label(name_or_path: str) -> str:
+    """How a collection records its model: an absolute path for a local folder, else the model id."""
+    p = Path(name_or_path).expanduser()
+    return str(p.resolve()) if p.exists() else name_or_path
+
+
+def default_name(label: str, chash: str) -> str:
     """``<model or run>_<corpus hash>``: re-running on the same model and corpus finds the same name."""
-    label = Path(model_label).name if Path(model_label).exists() else model_label
-    if Path(model_label).parent.name == "runs":
-        label = f"run_{label}"
-    return f"{slug(label)[:40]}_{corpus_hash(corpus)[:6]}"
+    p = Path(label)
+    short = f"run_{p.name}" if p.parent.name == "runs" else (p.name if p.exists() else label)
+    return f"{slug(short)[:40]}_{chash[:6]}"
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,9 @@ def build_collection(store, model, corpus: Corpus, *, name: str | None = None, m
                      batch_size: int = 64, write_batch: int = 256, replace: bool = False,
                      progress: Callable[[int, int], None] | None = None) -> BuildResult:
     """Encode ``corpus`` with ``model`` into a new collection (see the module docstring)."""
-    label = model_label or getattr(model, "embtune_name", "model")
-    name = validate_name(name if name is not None else default_name(label, corpus))
+    label = resolve_label(model_label or getattr(model, "embtune_name", "model"))
     fp, chash = fingerprint(model), corpus_hash(corpus)
+    name = validate_name(name if name is not None else default_name(label, chash))
     existing = store.get(name)
     if existing is not None:
         if existing.fingerprint == fp and existing.corpus_hash == chash:
@@ -88,8 +96,8 @@ def build_collection(store, model, corpus: Corpus, *, name: str | None = None, m
         if not replace:
             raise StoreError(f"collection {name!r} exists with another model or corpus "
                              f"(model {existing.model}, built {existing.created}); pick another name or replace it")
-    units = corpus.sections
-    texts = units["text"].to_list()
+    texts = corpus.sections["text"].to_list()
+    unit_ids, doc_ids = corpus.sections["section_id"].to_list(), corpus.sections["doc_id"].to_list()
     info = CollectionInfo(name=name, model=str(label), fingerprint=fp,
                           dim=int(model.get_embedding_dimension()), doc_count=corpus.docs.height,
                           unit_count=len(texts), corpus_hash=chash,
@@ -110,8 +118,8 @@ def build_collection(store, model, corpus: Corpus, *, name: str | None = None, m
                                          convert_to_numpy=True, show_progress_bar=False, device=devices)
             enc_s += time.perf_counter() - t
             t = time.perf_counter()
-            store.upsert(handle, [units["section_id"][i] for i in idx], [units["doc_id"][i] for i in idx],
-                         [titles.get(units["doc_id"][i], "") for i in idx], [texts[i] for i in idx],
+            store.upsert(handle, [unit_ids[i] for i in idx], [doc_ids[i] for i in idx],
+                         [titles.get(doc_ids[i], "") for i in idx], [texts[i] for i in idx],
                          np.asarray(vecs, dtype=np.float32))
             write_s += time.perf_counter() - t
             if progress:
@@ -120,7 +128,8 @@ def build_collection(store, model, corpus: Corpus, *, name: str | None = None, m
         store.publish(handle, info, replace=replace)
         write_s += time.perf_counter() - t
     except BaseException:
-        store.discard(handle)
+        with contextlib.suppress(Exception):  # never hide the real error behind a failed cleanup
+            store.discard(handle)
         raise
     return BuildResult(store.get(name), created=True, seconds=time.perf_counter() - t0,
                        encode_seconds=enc_s, write_seconds=write_s)
@@ -261,22 +270,29 @@ def promote(project, store, *, force: bool = False, verdict=None) -> dict:
                          "(embtune ship ... --candidate)")
     cand = store.get(cand_name)
     live_name = store.get_alias("live")
+    if live_name == cand_name:
+        raise StoreError(f"{cand_name} is already live")
     live = store.get(live_name) if live_name else None
     verdict = verdict or gate_verdict(project, live, cand)
     if not verdict.passed and not force:
         raise GateError(f"{cand_name} fails the ship gate: " + "; ".join(verdict.reasons)
                         + ". Fix it, or promote with --force (recorded in the shipping log)")
-    store.swap({"live": cand_name, "candidate": None}, note="promote (forced)" if force and not verdict.passed
-               else "promote")
+    # compare-and-swap: the gate takes a while, and another promote may have run meanwhile
+    store.swap({"live": cand_name, "candidate": None}, expect={"live": live_name, "candidate": cand_name},
+               note="promote (forced)" if force and not verdict.passed else "promote")
     return _log(project, "promote", cand, alias="live", forced=force and not verdict.passed, gate=verdict,
                 note=f"live was {live_name or 'unset'}")
 
 
 def rollback(project, store) -> dict:
-    """Point ``live`` back at the collection it pointed to before, in one transaction."""
+    """Point ``live`` back at the collection it pointed to before, in one transaction.
+
+    One step only: the rolled-back collection is not remembered, so a second rollback is refused rather
+    than putting it live again without the gate.
+    """
     live_name = store.get_alias("live")
     prev = store.previous("live")
     if live_name is None or prev is None or store.get(prev) is None:
         raise StoreError("nothing to roll back to: 'live' has no previous collection")
-    store.swap({"live": prev}, note=f"rollback from {live_name}")
+    store.swap({"live": prev}, expect={"live": live_name}, note=f"rollback from {live_name}", remember=False)
     return _log(project, "rollback", store.get(prev), alias="live", note=f"rolled back from {live_name}")

@@ -36,8 +36,7 @@ def _():
         _ = project.eval_set, project.corpus
     except EmbtuneError as _e:
         mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
-    _runs = sorted((p for p in project.workspace.path("runs").glob("*") if (p / "model.safetensors").exists()),
-                   key=lambda p: p.stat().st_mtime, reverse=True) if project.workspace.path("runs").exists() else []
+    _runs = project.runs()
     mo.stop(not _runs, mo.callout(mo.md("No trained run yet: train one in step 4 (or `embtune run`)."), kind="warn"))
     run_options = {p.name: str(p) for p in _runs}
     cache = project.embedding_cache()

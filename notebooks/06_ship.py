@@ -36,9 +36,7 @@ def _():
         _ = project.corpus, project.eval_set
     except EmbtuneError as _e:
         mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
-    _runs_dir = project.workspace.path("runs")
-    _runs = sorted((p for p in _runs_dir.glob("*") if (p / "model.safetensors").exists()),
-                   key=lambda p: p.stat().st_mtime, reverse=True) if _runs_dir.exists() else []
+    _runs = project.runs()
     model_options = {**{f"run {p.name}": str(p) for p in _runs},
                      f"base model ({project.config.model.base})": project.config.model.base}
     return model_options, project

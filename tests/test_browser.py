@@ -223,8 +223,7 @@ def test_06_reencode_then_search_through_the_embedded_store_while_the_cli_uses_i
         expect(page.get_by_text("Candidate wins").first).to_be_visible(timeout=60_000)  # the A/B analysis
         assert_no_error(page)
         page.get_by_role("button", name="Re-encode into a new collection").click()
-        expect(page.get_by_text("retrieval units of").or_(page.get_by_text("units of")).first).to_be_visible(
-            timeout=180_000)
+        expect(page.get_by_text("units of 126 articles").first).to_be_visible(timeout=180_000)
         # the CLI uses the same embedded server while the notebook holds it
         cli = subprocess.run([sys.executable, "-m", "embtune_core.cli", "collections", "--project", str(tiny_project),
                               "--json"], capture_output=True, text=True, timeout=120,

@@ -194,6 +194,14 @@ def test_no_api_key_or_environment_value_ever(built, monkeypatch):
         assert "OPENAI_API_KEY" in page  # the variable's name may appear, its value never
         assert "Reproduce" in page and "http://" not in page and "https://" not in page
         assert str(built.project.workspace.root) not in page  # nor paths of this machine
+    # a production store URL with a password in the project file: the config dump shows no password
+    from embtune_core.project import Project
+
+    cfg = built.project.config
+    with_url = Project(dataclasses.replace(cfg, store=dataclasses.replace(
+        cfg.store, url="postgresql://app:pw-quokka-77@db.internal:5432/search?password=pw-quokka-77")))
+    page = render(dataclasses.replace(built.data, project=with_url), include_code=True)
+    assert "Reproduce" in page and "pw-quokka-77" not in page
     # last guard: a key-like variable's value is masked even if some text happened to contain it
     monkeypatch.setenv("SOME_SERVICE_TOKEN", built.project.name)
     assert built.project.name not in render(built.data)

@@ -174,12 +174,72 @@ def test_aliases_promote_with_the_gate_and_roll_back(store, project, tiny_model,
 
     ship.rollback(project, store)
     assert store.get_alias("live") == "coll_a"
+    with pytest.raises(StoreError, match="nothing to roll back"):  # a second rollback must not re-promote coll_b
+        ship.rollback(project, store)
     actions = [(e["action"], e["collection"], e["forced"]) for e in ship.history(project)]
     assert actions == [("candidate", "coll_a", False), ("promote", "coll_a", False), ("candidate", "coll_b", False),
                        ("promote", "coll_b", True), ("rollback", "coll_a", False)]
     assert project.workspace.get("shipping").extra["last"]["action"] == "rollback"
     forced = [e for e in ship.history(project) if e["forced"]]
     assert forced[0]["gate"] == {"passed": False, "reasons": ["MRR@10 delta CI low -0.05 < -0.01"]}
+
+
+def test_promotion_refuses_when_the_aliases_moved_during_the_gate(server, store, project, tiny_model, tiny_model_dir,
+                                                                  tmp_path, monkeypatch):
+    other = _other_model(tmp_path, tiny_model_dir)
+    a = ship.build_collection(store, tiny_model, project.corpus, name="cas_a").info
+    b = ship.build_collection(store, other, project.corpus, name="cas_b", model_label=str(tmp_path / "other")).info
+    ship.set_candidate(project, store, a.name)
+
+    def slow_gate(*args, **kw):  # while the gate runs, another process points the candidate elsewhere
+        elsewhere = PgVectorStore(server)
+        elsewhere.set_alias("candidate", b.name)
+        elsewhere.close()
+        return _verdict(True)
+
+    monkeypatch.setattr(ship, "gate_verdict", slow_gate)
+    with pytest.raises(StoreError, match="aliases changed"):
+        ship.promote(project, store)
+    assert store.aliases() == {"candidate": "cas_b"}  # nothing was half-applied
+    ship.set_candidate(project, store, a.name)
+    monkeypatch.setattr(ship, "gate_verdict", lambda *a, **k: _verdict(True))
+    ship.promote(project, store)
+    ship.set_candidate(project, store, a.name)
+    with pytest.raises(StoreError, match="already live"):
+        ship.promote(project, store)
+
+
+def test_a_failure_inside_the_publishing_transaction_keeps_the_old_collection(store, project, tiny_model,
+                                                                              monkeypatch):
+    ship.build_collection(store, tiny_model, project.corpus, name="keep")
+    changed = dataclasses.replace(project.corpus, sections=project.corpus.sections.head(100))
+    real = PgVectorStore._drop_unaliased
+
+    def drop_then_fail(self, name):
+        real(self, name)  # the old table is gone inside the transaction ...
+        raise RuntimeError("injected failure after dropping the old table")
+
+    monkeypatch.setattr(PgVectorStore, "_drop_unaliased", drop_then_fail)
+    with pytest.raises(RuntimeError, match="injected"):
+        ship.build_collection(store, tiny_model, changed, name="keep", replace=True)
+    monkeypatch.undo()
+    info = store.get("keep")  # ... and comes back with the rollback
+    assert info.unit_count == project.corpus.sections.height
+    assert len(ship.search(store, "keep", tiny_model, ["refund"], k=3)[0]) == 3
+    assert store.conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'ecstage%'").fetchone()[0] == 0
+
+
+def test_urls_never_show_a_password(server, project):
+    from embtune_core.store import describe_url
+
+    for url in ("postgresql://app:s3cret@db.example.com:5432/search", "postgresql://db/search?password=s3cret",
+                "postgresql://:s3cret@db/search", "postgres://u:s3cret@h/d?sslmode=require&password=s3cret"):
+        assert "s3cret" not in describe_url(url)
+    assert describe_url("postgresql://app:s3cret@db.example.com:5432/search") == \
+        "postgresql://app@db.example.com:5432/search"
+    with pytest.raises(StoreError, match="must start with postgresql://"):
+        with open_store(project, "mysql://u:s3cret@h/d"):
+            pass
 
 
 def test_the_real_gate_decides_promotion(store, project, tiny_model):
@@ -255,10 +315,13 @@ def test_a_stale_pid_file_from_a_crash_is_recovered(tmp_path):
     pg.release()
     # a crashed server leaves postmaster.pid; its pid may now belong to another process (here: us)
     (pg.data / "postmaster.pid").write_text(f"{os.getpid()}\n{pg.data}\n0\n5432\n\n\n\nready\n")
+    # and a lease whose pid now belongs to another process (pid reuse): it must not keep the server up
+    (root / "leases.json").write_text(json.dumps({"leases": [[os.getppid(), 1.0]], "watchdog": None}))
     url = pg.acquire()
     try:
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert pg.leases() == [os.getpid()]
     finally:
         pg.release()
     assert not pg.running()
@@ -315,5 +378,12 @@ def test_cli_ship_search_promote_rollback(tiny_project, tiny_model_dir):
     assert p.returncode == 8 and "nothing to roll back" in p.stderr and "Traceback" not in p.stderr
     p = _cli("search", "--project", str(tiny_project), "--collection", "x'; drop table t; --", "--query", "q")
     assert p.returncode == 8 and "invalid collection name" in p.stderr
+    for bad, message in (("foo", "must start with postgresql://"),
+                         ("postgresql://nobody:pw@/nodb?host=/nonexistent", "cannot use the vector store")):
+        p = _cli("collections", "--project", str(tiny_project), "--store", bad)
+        assert p.returncode == 8 and message in p.stderr and "Traceback" not in p.stderr, p.stderr
+        assert "pw@" not in p.stderr
+    p = _cli("search", "--project", str(tiny_project), "--collection", "live", "--query", "q", "--k", "0")
+    assert p.returncode == 2 and "at least 1" in p.stderr
     ws = open_project(tiny_project).workspace
     assert not EmbeddedPostgres(ws.path("store")).running()  # every command released the server

@@ -95,21 +95,44 @@ class VectorStore(Protocol):
 
     def set_alias(self, alias: str, name: str | None) -> str | None: ...
 
+    def aliases(self) -> dict[str, str]: ...
+
+    def previous(self, alias: str) -> str | None: ...
+
+    def swap(self, moves: dict[str, str | None], *, expect: dict[str, str | None] | None = None,
+             note: str = "", remember: bool = True) -> dict[str, str | None]:
+        """Move aliases in one transaction, only if they still are what ``expect`` says."""
+
+    def close(self) -> None: ...
+
 
 def store_url(config) -> str | None:
-    """The configured production URL, or ``None`` for the embedded server."""
+    """The configured production URL (``[store].url``, else ``$[store].url_env``), or ``None``: embedded."""
     sc = config.store
     url = sc.url or os.environ.get(sc.url_env or "", "")
-    if url and not url.startswith(("postgresql://", "postgres://")):
-        raise StoreError(f"store URL must start with postgresql:// (from {'[store].url' if sc.url else sc.url_env})")
-    return url or None
+    return check_url(url, "[store].url" if sc.url else f"${sc.url_env}") if url else None
+
+
+def check_url(url: str, source: str = "--store") -> str:
+    """``url`` if it is a ``postgresql://`` URL, else :class:`StoreError` naming where it came from."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StoreError(f"the store URL from {source} must start with postgresql://, got {describe_url(url)!r}")
+    return url
 
 
 def describe_url(url: str | None) -> str:
-    """A URL safe to show or log: the password is replaced by ``***``."""
+    """A URL safe to show or log: user, host, port and database only (no password, no query parameters)."""
     if not url:
         return "embedded Postgres (workspace/store)"
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        d = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - an unparsable URL: show its scheme only
+        return url.split(":", 1)[0] + "://…"
+    user = f"{d['user']}@" if d.get("user") else ""
+    port = f":{d['port']}" if d.get("port") else ""
+    return f"postgresql://{user}{d.get('host', '')}{port}/{d.get('dbname', '')}"
 
 
 def connect(project, url: str | None = None):
@@ -118,7 +141,7 @@ def connect(project, url: str | None = None):
     from .embedded import EmbeddedPostgres
     from .pgvector import PgVectorStore
 
-    url = url or store_url(project.config)
+    url = check_url(url) if url else store_url(project.config)
     sc = project.config.store
     server = None
     if url is None:

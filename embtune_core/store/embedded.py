@@ -107,12 +107,15 @@ class EmbeddedPostgres:
         with self._locked():
             state = self._state()
             if not self.running():
+                if self._postmaster_pid() is not None:  # a live server whose socket vanished: restart it
+                    self._stop()
                 self._init()
                 self._start()
-            if os.getpid() not in state["leases"]:
-                state["leases"].append(os.getpid())
+            me = _ident(os.getpid())
+            if me not in state["leases"]:
+                state["leases"].append(me)
             if not _alive(state.get("watchdog")):
-                state["watchdog"] = self._spawn_watchdog()
+                state["watchdog"] = _ident(self._spawn_watchdog())
             self._save(state)
             if not _REFS.get(self.root):
                 atexit.register(self._release_all)
@@ -128,7 +131,7 @@ class EmbeddedPostgres:
             return
         with self._locked():
             state = self._state()
-            state["leases"] = [p for p in state["leases"] if p != os.getpid()]
+            state["leases"] = [p for p in state["leases"] if p[0] != os.getpid()]
             if not state["leases"]:
                 self._stop()
             self._save(state)
@@ -150,8 +153,9 @@ class EmbeddedPostgres:
         return pid is not None and (self.socket_dir / ".s.PGSQL.5432").exists()
 
     def leases(self) -> list[int]:
+        """Pids of the processes holding a lease."""
         with self._locked():
-            return self._state()["leases"]
+            return [p[0] for p in self._state()["leases"]]
 
     # -- internals ---------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -178,7 +182,11 @@ class EmbeddedPostgres:
         tmp.replace(self.state_file)
 
     def _run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
-        user = _server_user()
+        try:
+            user = _server_user()
+        except (OSError, subprocess.CalledProcessError) as e:
+            raise StoreError(f"embedded Postgres: running as root needs a system user '{SERVER_USER}', and "
+                             f"creating it failed ({e}); create it, or point [store] at a postgresql:// URL") from None
         cmd = [str(bin_dir() / args[0]), *args[1:]]
         if user:  # drop root's group too: a process in group root gets the group bits, not "others"
             kw.update(user=user, group=pwd.getpwnam(user).pw_gid, extra_groups=[], cwd="/")
@@ -188,6 +196,9 @@ class EmbeddedPostgres:
             tail = "\n".join((e.stderr or e.stdout or "").strip().splitlines()[-8:])
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise StoreError(f"embedded Postgres: {args[0]} failed: {tail}\n{log}".strip()) from None
+        except subprocess.TimeoutExpired:
+            raise StoreError(f"embedded Postgres: {args[0]} did not finish in {kw.get('timeout')} s; "
+                             f"see {self.log}") from None
 
     def _init(self) -> None:
         if (self.data / "PG_VERSION").exists():
@@ -223,7 +234,7 @@ class EmbeddedPostgres:
         # Leftovers of a crashed server: postgres refuses to start while they name a live foreign pid.
         (self.data / "postmaster.pid").unlink(missing_ok=True)
         user = _server_user()
-        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        self._private_socket_dir(user)
         for leftover in self.socket_dir.glob(".s.PGSQL.*"):
             leftover.unlink()
         if user:
@@ -236,6 +247,17 @@ class EmbeddedPostgres:
         self.socket_dir.chmod(0o700)
         self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
                    "-o", f"-c listen_addresses='' -k {self.socket_dir}", "start"], timeout=90)
+
+    def _private_socket_dir(self, user: str | None) -> None:
+        """Create the socket folder, or accept an existing one only if it is ours (not a symlink, right owner)."""
+        try:
+            self.socket_dir.mkdir(mode=0o700)
+        except FileExistsError:
+            st = self.socket_dir.lstat()
+            owners = {os.geteuid()} | ({pwd.getpwnam(user).pw_uid} if user else set())
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid not in owners:
+                raise StoreError(f"embedded Postgres: {self.socket_dir} exists and is not a folder owned by this "
+                                 "user; remove it (someone else may have created it)") from None
 
     def _stop(self) -> None:
         if self._postmaster_pid() is None:
@@ -254,7 +276,7 @@ class EmbeddedPostgres:
             time.sleep(interval)
             with self._locked():
                 state = self._state()
-                if state.get("watchdog") not in (None, os.getpid()):
+                if (state.get("watchdog") or [None])[0] not in (None, os.getpid()):
                     return  # replaced by a newer watchdog
                 if not state["leases"]:
                     with contextlib.suppress(StoreError):
@@ -265,11 +287,18 @@ class EmbeddedPostgres:
                 self._save(state)
 
 
-def _alive(pid) -> bool:
-    if not pid:
+def _ident(pid: int) -> list:
+    """A process's identity: pid and start time (a pid alone may be reused by an unrelated process)."""
+    return [pid, round(psutil.Process(pid).create_time(), 2)]
+
+
+def _alive(ident) -> bool:
+    """Whether the process ``[pid, start time]`` still runs (not a zombie, not a reused pid)."""
+    if not isinstance(ident, list) or len(ident) != 2:
         return False
     try:
-        return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+        proc = psutil.Process(int(ident[0]))
+        return proc.status() != psutil.STATUS_ZOMBIE and abs(proc.create_time() - ident[1]) < 0.05
     except psutil.Error:
         return False
 

@@ -13,7 +13,9 @@ collection, never a half-filled one.
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,6 +56,11 @@ CREATE TABLE IF NOT EXISTS embtune_alias_log (
 """
 
 
+_STAGE = re.compile(r"^ecstage_(\d+)_[0-9a-f]+$")
+#: A staging table older than this was left by a build that crashed; the next build drops it.
+STALE_STAGING_SECONDS = 24 * 3600
+
+
 def _table(name: str) -> sql.Identifier:
     return sql.Identifier(f"ec_{validate_name(name)}")
 
@@ -66,12 +73,12 @@ class PgVectorStore:
         self._on_close = on_close
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError as e:
-            raise StoreError(f"cannot connect to the vector store: {str(e).strip().splitlines()[0]}") from None
-        with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(727274)")  # two first-time setups at once
-            self.conn.execute(_SCHEMA)
-        register_vector(self.conn)
+            with self.conn.transaction():
+                self.conn.execute("SELECT pg_advisory_xact_lock(727274)")  # two first-time setups at once
+                self.conn.execute(_SCHEMA)
+            register_vector(self.conn)
+        except psycopg.Error as e:
+            raise StoreError(f"cannot use the vector store: {str(e).strip().splitlines()[0]}") from None
         self.ef_search = ef_search
         self.hnsw_m = hnsw_m
         self.hnsw_ef_construction = hnsw_ef_construction
@@ -85,7 +92,8 @@ class PgVectorStore:
     # -- building ----------------------------------------------------------------------------------
     def create(self, info: CollectionInfo) -> str:
         validate_name(info.name)
-        handle = f"ecstage_{secrets.token_hex(6)}"
+        self._drop_stale_staging()
+        handle = f"ecstage_{int(time.time())}_{secrets.token_hex(4)}"
         self.conn.execute(sql.SQL(
             "CREATE TABLE {} (unit_id text PRIMARY KEY, doc_id text NOT NULL, title text NOT NULL DEFAULT '', "
             "text text NOT NULL DEFAULT '', embedding vector({}) NOT NULL)"
@@ -93,9 +101,7 @@ class PgVectorStore:
         return handle
 
     def _target(self, handle: str) -> sql.Identifier:
-        if handle.startswith("ecstage_") and handle[8:].isalnum():
-            return sql.Identifier(handle)
-        return _table(handle)
+        return sql.Identifier(handle) if _STAGE.match(handle) else _table(handle)
 
     def upsert(self, handle: str, unit_ids: Sequence[str], doc_ids: Sequence[str], titles: Sequence[str],
                texts: Sequence[str], vectors: np.ndarray) -> None:
@@ -126,6 +132,8 @@ class PgVectorStore:
         ).format(sql.Identifier(f"{handle}_hnsw"), stage, sql.Literal(self.hnsw_m),
                  sql.Literal(self.hnsw_ef_construction)))
         with self.conn.transaction():
+            # one publisher per name at a time (a notebook and the CLI building the same collection)
+            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"embtune:{info.name}",))
             existing = self.get(info.name)
             if existing is not None:
                 if not replace:
@@ -144,12 +152,12 @@ class PgVectorStore:
     def discard(self, handle: str) -> None:
         self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._target(handle)))
 
-    def discard_stale_staging(self) -> int:
-        """Drop staging tables left by a crashed build (none is in use: builds hold their own)."""
-        rows = self.conn.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'ecstage\\_%'").fetchall()
-        for (t,) in rows:
-            self.discard(t)
-        return len(rows)
+    def _drop_stale_staging(self) -> None:
+        """Drop staging tables a crashed build left more than a day ago (a running build's is younger)."""
+        for (t,) in self.conn.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'ecstage%'").fetchall():
+            m = _STAGE.match(t)
+            if m and time.time() - int(m.group(1)) > STALE_STAGING_SECONDS:
+                self.discard(t)
 
     # -- reading -----------------------------------------------------------------------------------
     def _require(self, name: str) -> CollectionInfo:
@@ -222,12 +230,6 @@ class PgVectorStore:
         row = self.conn.execute("SELECT collection FROM embtune_aliases WHERE alias = %s", (alias,)).fetchone()
         return row[0] if row else None
 
-    def alias_log(self, limit: int = 50) -> list[dict]:
-        rows = self.conn.execute("SELECT at, alias, collection, previous, note FROM embtune_alias_log "
-                                 "ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
-        return [dict(at=a.isoformat(timespec="seconds"), alias=al, collection=c, previous=p, note=n)
-                for a, al, c, p, n in rows]
-
     # -- changing ----------------------------------------------------------------------------------
     def set_alias(self, alias: str, name: str | None, *, note: str = "") -> str | None:
         """Point ``alias`` at collection ``name`` (``None`` removes it); returns the previous target."""
@@ -236,27 +238,43 @@ class PgVectorStore:
         with self.conn.transaction():
             return self._set_alias(alias, name, note)
 
-    def _set_alias(self, alias: str, name: str | None, note: str) -> str | None:
-        row = self.conn.execute("SELECT collection FROM embtune_aliases WHERE alias = %s FOR UPDATE",
+    def _set_alias(self, alias: str, name: str | None, note: str, *, remember: bool = True) -> str | None:
+        """Point ``alias`` at ``name``. Its ``previous`` becomes the old target when ``remember`` and the target
+        changes; a rollback passes ``remember=False`` so a second rollback cannot undo the first."""
+        row = self.conn.execute("SELECT collection, previous FROM embtune_aliases WHERE alias = %s FOR UPDATE",
                                 (alias,)).fetchone()
-        previous = row[0] if row else None
+        current, previous = (row[0], row[1]) if row else (None, None)
         if name is None:
             self.conn.execute("DELETE FROM embtune_aliases WHERE alias = %s", (alias,))
         else:
             self._require(name)
+            if not remember:
+                previous = None
+            elif current is not None and current != name:
+                previous = current
             self.conn.execute(
                 "INSERT INTO embtune_aliases (alias, collection, previous) VALUES (%s, %s, %s) ON CONFLICT (alias) "
                 "DO UPDATE SET collection = EXCLUDED.collection, previous = EXCLUDED.previous, updated = now()",
                 (alias, name, previous))
         self.conn.execute("INSERT INTO embtune_alias_log (alias, collection, previous, note) VALUES (%s, %s, %s, %s)",
-                          (alias, name, previous, note))
-        return previous
+                          (alias, name, current, note))
+        return current
 
-    def swap(self, moves: dict[str, str | None], *, note: str = "") -> dict[str, str | None]:
-        """Move several aliases in one transaction (promotion and rollback); returns previous targets."""
+    def swap(self, moves: dict[str, str | None], *, expect: dict[str, str | None] | None = None, note: str = "",
+             remember: bool = True) -> dict[str, str | None]:
+        """Move several aliases in one transaction (promotion and rollback); returns their old targets.
+
+        ``expect`` is what the caller saw before deciding (compare-and-swap): if another process moved an
+        alias since, nothing changes and :class:`StoreError` says so.
+        """
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(727275)")
-            return {a: self._set_alias(a, n, note) for a, n in moves.items()}
+            if expect is not None:
+                now = {a: self.get_alias(a) for a in expect}
+                if now != expect:
+                    raise StoreError(f"the aliases changed while deciding (expected {expect}, now {now}); "
+                                     "look at them again and retry")
+            return {a: self._set_alias(a, n, note, remember=remember) for a, n in moves.items()}
 
     def previous(self, alias: str) -> str | None:
         row = self.conn.execute("SELECT previous FROM embtune_aliases WHERE alias = %s", (alias,)).fetchone()
