@@ -304,8 +304,9 @@ def test_two_processes_share_the_server_and_a_killed_one_leaves_no_orphan(tmp_pa
         assert _wait(lambda: not pg.running()), "the watchdog must stop a server nobody holds"
     finally:
         holder.kill()
-    state = json.loads((root / "leases.json").read_text())
-    assert state["leases"] == []
+    with pg._locked():  # the watchdog saves its state under the lock, right after stopping the server
+        state = json.loads((root / "leases.json").read_text())
+    assert state["leases"] == [] and state["watchdog"] is None
 
 
 def test_a_stale_pid_file_from_a_crash_is_recovered(tmp_path):
