@@ -307,6 +307,7 @@ def test_two_processes_share_the_server_and_a_killed_one_leaves_no_orphan(tmp_pa
     with pg._locked():  # the watchdog saves its state under the lock, right after stopping the server
         state = json.loads((root / "leases.json").read_text())
     assert state["leases"] == [] and state["watchdog"] is None
+    assert not pg.socket_dir.exists()  # nothing left in the temp dir
 
 
 def test_a_stale_pid_file_from_a_crash_is_recovered(tmp_path):

@@ -263,6 +263,8 @@ class EmbeddedPostgres:
         if self._postmaster_pid() is None:
             return
         self._run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"], timeout=90)
+        with contextlib.suppress(OSError):  # leave nothing in the temp dir (recreated on the next start)
+            self.socket_dir.rmdir()
 
     def _spawn_watchdog(self) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "embtune_core.store.embedded", str(self.root)],
