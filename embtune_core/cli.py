@@ -7,6 +7,7 @@ traceback. Output meant for machines is one JSON object on stdout (``--json``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -253,20 +254,29 @@ def _resolve_collection(store, name: str) -> str:
     return name
 
 
+@contextlib.contextmanager
+def _project_store(args):
+    """The project of ``--project`` and its vector store (``--store``, else the project's), for one command."""
+    from .project import open_project
+    from .store import open_store
+
+    project = open_project(args.project)
+    with open_store(project, args.store) as store:
+        yield project, store
+
+
 def cmd_ship(args) -> int:
     import dataclasses
 
     from . import ship
     from .models import load_model
-    from .project import open_project
     from .sources import load_docs
-    from .store import describe_url, open_store, store_url
+    from .store import describe_url, store_url
 
-    project = open_project(args.project)
-    corpus = load_docs(args.corpus, split=project.config.docs.split_sections,
-                       split_min_words=project.config.docs.split_min_words) if args.corpus else project.corpus
     model = load_model(args.model)
-    with open_store(project, args.store) as store:
+    with _project_store(args) as (project, store):
+        corpus = load_docs(args.corpus, split=project.config.docs.split_sections,
+                           split_min_words=project.config.docs.split_min_words) if args.corpus else project.corpus
         res = ship.build_collection(store, model, corpus, name=args.collection, model_label=args.model,
                                     batch_size=project.config.model.batch_size,
                                     write_batch=project.config.store.batch_size, progress=_progress("encoding"))
@@ -290,11 +300,8 @@ def cmd_ship(args) -> int:
 
 def cmd_search(args) -> int:
     from . import ship
-    from .project import open_project
-    from .store import open_store
 
-    project = open_project(args.project)
-    with open_store(project, args.store) as store:
+    with _project_store(args) as (_, store):
         name = _resolve_collection(store, args.collection)
         model = ship.load_collection_model(store, name)
         hits = ship.search(store, name, model, [args.query], k=args.k)[0]
@@ -312,11 +319,7 @@ def cmd_search(args) -> int:
 def cmd_collections(args) -> int:
     import dataclasses
 
-    from .project import open_project
-    from .store import open_store
-
-    project = open_project(args.project)
-    with open_store(project, args.store) as store:
+    with _project_store(args) as (_, store):
         aliases = store.aliases()
         rows = [dataclasses.asdict(c) | {"aliases": sorted(a for a, n in aliases.items() if n == c.name)}
                 for c in store.list()]
@@ -331,25 +334,17 @@ def cmd_collections(args) -> int:
 
 def cmd_promote(args) -> int:
     from . import ship
-    from .project import open_project
-    from .store import open_store
 
-    project = open_project(args.project)
-    with open_store(project, args.store) as store:
-        event = ship.promote(project, store, force=args.force)
-    _print(event, args.json)
+    with _project_store(args) as (project, store):
+        _print(ship.promote(project, store, force=args.force), args.json)
     return 0
 
 
 def cmd_rollback(args) -> int:
     from . import ship
-    from .project import open_project
-    from .store import open_store
 
-    project = open_project(args.project)
-    with open_store(project, args.store) as store:
-        event = ship.rollback(project, store)
-    _print(event, args.json)
+    with _project_store(args) as (project, store):
+        _print(ship.rollback(project, store), args.json)
     return 0
 
 

@@ -231,7 +231,7 @@ def _log(project, action: str, info: CollectionInfo | None, *, alias: str | None
              "fingerprint": info.fingerprint if info else "", "forced": forced,
              "gate": {"passed": gate.passed, "reasons": list(gate.reasons)} if gate is not None else None,
              "note": note}
-    with project.workspace._locked():
+    with project.workspace.locked():
         events = history(project) + [event]
         write_json(project.workspace.path(SHIPPING), {"events": events})
     project.workspace.record("shipping", project.workspace.path(SHIPPING), extra={"last": event})

@@ -87,6 +87,19 @@ def write_parquet(target: str | Path, frame) -> None:
         frame.write_parquet(tmp)
 
 
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """An exclusive lock between processes, held on ``path`` (created if missing) for the ``with`` block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @dataclass(frozen=True)
 class ArtifactRecord:
     """What the manifest knows about one artifact."""
@@ -116,15 +129,9 @@ class Workspace:
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".manifest.lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def locked(self):
+        """The workspace's lock: hold it to read-modify-write a shared file (the manifest, the shipping log)."""
+        return file_lock(self.root / ".manifest.lock")
 
     def _read(self) -> dict:
         p = self.root / MANIFEST
@@ -160,7 +167,7 @@ class Workspace:
             created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             extra=dict(extra or {}),
         )
-        with self._locked():
+        with self.locked():
             manifest = self._read()
             manifest["artifacts"][name] = rec
             write_json(self.root / MANIFEST, manifest)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -41,6 +40,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import StoreError
+from ..workspace import file_lock
 
 SERVER_USER = "embedded_postgres"
 #: Leases held by this process, per server root (nested ``acquire`` calls share one lease).
@@ -158,15 +158,8 @@ class EmbeddedPostgres:
             return [p[0] for p in self._state()["leases"]]
 
     # -- internals ---------------------------------------------------------------------------------
-    @contextlib.contextmanager
     def _locked(self):
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "server.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return file_lock(self.root / "server.lock")
 
     def _state(self) -> dict:
         try:
