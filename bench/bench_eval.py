@@ -39,11 +39,11 @@ def st_eval(model, corpus, evalset, batch_size):
 
 
 def speed(repeats: int = 3) -> dict:
-    from embtune_core.embeddings import EmbeddingCache
-    from embtune_core.evaluate import evaluate_model
-    from embtune_core.models import load_model
-    from embtune_core.project import open_project
-    from embtune_core.sources import load_docs
+    from embtune_core.core.embeddings import EmbeddingCache
+    from embtune_core.core.evaluate import evaluate_model
+    from embtune_core.core.models import load_model
+    from embtune_core.core.project import open_project
+    from embtune_core.core.sources import load_docs
 
     project = open_project()
     corpus = load_docs(project.config.resolve("docs"), split=False)  # ST has no sections: compare unsplit
@@ -80,9 +80,9 @@ def speed(repeats: int = 3) -> dict:
 MEMORY_CHILD = r"""
 import resource, sys, numpy as np
 sys.path.insert(0, sys.argv[2])
-from embtune_core.embeddings import EmbeddingCache
-from embtune_core.evaluate import evaluate_ranking, topk_articles
-from embtune_core.sources import EvalSet
+from embtune_core.core.embeddings import EmbeddingCache
+from embtune_core.core.evaluate import evaluate_ranking, topk_articles
+from embtune_core.core.sources import EvalSet
 cache = EmbeddingCache(sys.argv[1])
 n_docs, n_q = 100_000, 1_000
 docs = cache.get_many("docs", [f"d{i}" for i in range(n_docs)])
@@ -102,7 +102,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, res.metrics["re
 def memory() -> dict:
     import numpy as np
 
-    from embtune_core.embeddings import EmbeddingCache
+    from embtune_core.core.embeddings import EmbeddingCache
 
     with tempfile.TemporaryDirectory() as d:
         cache = EmbeddingCache(d)

@@ -24,12 +24,12 @@ sys.path.insert(0, str(REPO))
 
 import polars as pl  # noqa: E402
 
-from embtune_core import filters  # noqa: E402
-from embtune_core.candidates import embedding_cache  # noqa: E402
-from embtune_core.embeddings import Encoder  # noqa: E402
-from embtune_core.mining import mine_all  # noqa: E402
-from embtune_core.models import load_model  # noqa: E402
-from embtune_core.project import open_project  # noqa: E402
+from embtune_core.base_model.candidates import embedding_cache  # noqa: E402
+from embtune_core.core.embeddings import Encoder  # noqa: E402
+from embtune_core.core.models import load_model  # noqa: E402
+from embtune_core.core.project import open_project  # noqa: E402
+from embtune_core.mine_pairs import filters  # noqa: E402
+from embtune_core.mine_pairs.mine import mine_all  # noqa: E402
 
 
 def quality(scored: pl.DataFrame, cfg, labels: dict) -> dict:

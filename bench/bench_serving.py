@@ -41,12 +41,12 @@ def _unit(v):
 def run(model_name: str | None, batch_size: int | None, repeats: int, reference: bool = True) -> dict:
     import torch
 
-    from embtune_core.embeddings import Encoder
-    from embtune_core.evaluate import dense_ranking, evaluate_ranking
-    from embtune_core.models import load_model
-    from embtune_core.project import open_project
-    from embtune_core.serving import OnnxEncoder, export_onnx
-    from embtune_core.stats import paired_delta
+    from embtune_core.core.embeddings import Encoder
+    from embtune_core.core.evaluate import dense_ranking, evaluate_ranking
+    from embtune_core.core.models import load_model
+    from embtune_core.core.project import open_project
+    from embtune_core.core.stats import paired_delta
+    from embtune_core.ship.serving import OnnxEncoder, export_onnx
 
     project = open_project()
     cfg = project.config.model

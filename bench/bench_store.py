@@ -25,11 +25,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embtune_core import ship  # noqa: E402
-from embtune_core.models import load_model  # noqa: E402
-from embtune_core.project import open_project  # noqa: E402
-from embtune_core.store import CollectionInfo  # noqa: E402
-from embtune_core.store.embedded import EmbeddedPostgres  # noqa: E402
-from embtune_core.store.pgvector import PgVectorStore  # noqa: E402
+from embtune_core.core.models import load_model  # noqa: E402
+from embtune_core.core.project import open_project  # noqa: E402
+from embtune_core.ship.store import CollectionInfo  # noqa: E402
+from embtune_core.ship.store.embedded import EmbeddedPostgres  # noqa: E402
+from embtune_core.ship.store.pgvector import PgVectorStore  # noqa: E402
 
 
 def reencode(store, model, corpus, reps: int = 3) -> None:

@@ -54,7 +54,7 @@ def tutorial_script(pairs_path: str, out: str):
     )
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from embtune_core.models import resolve_model
+    from embtune_core.core.models import resolve_model
 
     model = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
     dataset = load_dataset("json", data_files=pairs_path, split="train").select_columns(["query", "positive"])
@@ -79,7 +79,7 @@ def throughput(pairs, corpus, steps: int = 15) -> dict:
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from embtune_core.models import load_model
+    from embtune_core.core.models import load_model
     from embtune_core.train import TrainConfig, TrainState, build_trainer, prepare
 
     bs, length = 32, 128
@@ -109,10 +109,10 @@ def throughput(pairs, corpus, steps: int = 15) -> dict:
 
 
 def main(pairs_path: str | None) -> dict:
-    from embtune_core.evaluate import evaluate_model
-    from embtune_core.models import load_model
-    from embtune_core.project import open_project
-    from embtune_core.stats import paired_delta
+    from embtune_core.core.evaluate import evaluate_model
+    from embtune_core.core.models import load_model
+    from embtune_core.core.project import open_project
+    from embtune_core.core.stats import paired_delta
     from embtune_core.train import TrainConfig, load_pairs, train
 
     tmp = tempfile.mkdtemp(prefix="bench-train-")

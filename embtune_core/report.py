@@ -27,14 +27,14 @@ from pathlib import Path
 
 import polars as pl
 
-from .compare import Comparison, compare
-from .errors import WorkspaceError
-from .evalset import cold_articles
-from .evaluate import EvalResult, evaluate_model
-from .privacy import scrub, signature_entities
-from .project import Project, open_project
-from .stats import bootstrap_ci
-from .workspace import write_text
+from .compare import Comparison, compare_runs, evaluate_on_project
+from .core.errors import WorkspaceError
+from .core.evaluate import EvalResult
+from .core.privacy import scrub, signature_entities
+from .core.project import Project, open_project
+from .core.stats import bootstrap_ci
+from .core.workspace import write_text
+from .eval_set.evalset import cold_articles
 
 REPORT_METRICS = ("recall@5", "mrr@10", "recall@20", "ndcg@10")
 SOURCES = {"search": "search log (satisfied clicks)", "ticket": "support tickets", "docs": "docs (titles, headings)",
@@ -97,8 +97,7 @@ def report_path(project: Project, label: str) -> Path:
 
 def _source_counts(project: Project) -> pl.DataFrame | None:
     """Per source: raw signals, mined candidates, kept by the project's filter thresholds, exported."""
-    from . import filters
-    from .mining import load_candidates
+    from .mine_pairs import filters, load_candidates
 
     cand, pairs_path = load_candidates(project), project.workspace.path("pairs.jsonl")
     if cand is None and not pairs_path.exists():
@@ -136,8 +135,7 @@ def _read_shipping(project: Project) -> tuple[list[dict] | None, str]:
 
 def collect(project: Project | str | Path | None = None, *, run: str | Path | None = None) -> ReportData:
     """Load the base model and the tuned run (if any) and evaluate both through the embedding cache."""
-    from .models import fingerprint, load_model
-    from .workflow import evaluate_pair
+    from .core.models import fingerprint, load_model
 
     project = _project(project)
     run_dir = find_run(project, run)
@@ -148,15 +146,12 @@ def collect(project: Project | str | Path | None = None, *, run: str | Path | No
     if run_dir is not None:
         tuned_model = load_model(str(run_dir))
         tuned_fp = fingerprint(tuned_model)
-        ev = evaluate_pair(project, base_model, tuned_model, cache)
-        extra = ((ev["complaints_base"], ev["complaints_tuned"], project.complaints.relevant)
-                 if project.complaints is not None else None)
-        comparison = compare(ev["base"], ev["tuned"], project.eval_set, cold_docs=cold, gate=project.config.gate,
-                             complaints=extra)
+        comparison = compare_runs(project, base_model, tuned_model, cache=cache, cold_docs=cold)
+        base_res, cpl = comparison.base, comparison.complaints
+        complaints_base, complaints_tuned = (cpl.base, cpl.tuned) if cpl else (None, None)
     else:
-        ev = {"base": evaluate_model(base_model, project.corpus, project.eval_set, cache=cache, name="base")}
-        if project.complaints is not None:
-            ev["complaints_base"] = evaluate_model(base_model, project.corpus, project.complaints, cache=cache)
+        base_res, complaints_base = evaluate_on_project(project, base_model, cache=cache, name="base")
+        complaints_tuned = None
     train_log = {}
     if run_dir is not None and (run_dir / "train_log.json").exists():
         train_log = json.loads((run_dir / "train_log.json").read_text(encoding="utf-8"))
@@ -166,8 +161,8 @@ def collect(project: Project | str | Path | None = None, *, run: str | Path | No
     shipping, shipping_error = _read_shipping(project)
     return ReportData(
         project=project, generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        base_fingerprint=fingerprint(base_model), base=ev["base"], run=run_dir, tuned_fingerprint=tuned_fp,
-        comparison=comparison, complaints_base=ev.get("complaints_base"), complaints_tuned=ev.get("complaints_tuned"),
+        base_fingerprint=fingerprint(base_model), base=base_res, run=run_dir, tuned_fingerprint=tuned_fp,
+        comparison=comparison, complaints_base=complaints_base, complaints_tuned=complaints_tuned,
         cold_docs=frozenset(cold), sources=_source_counts(project), train_log=train_log, shipping=shipping,
         shipping_error=shipping_error, entities=tuple(sorted(entities, key=lambda kv: (-len(kv[1]), kv))))
 
@@ -330,7 +325,7 @@ def _gate_section(d: ReportData) -> str:
            "baseline on Recall@5 and MRR@10, and no complaint query may lose a relevant article from its top 3.")
     if d.comparison is None:
         return _section("Ship gate", how, "<p>No tuned run yet: no verdict.</p>", sid="gate")
-    v = d.comparison.verdict
+    v = d.comparison.verdict(d.project.config.gate)
     verdict = f'<p id="verdict" class="{"pass" if v.passed else "fail"}">{"PASS" if v.passed else "FAIL"}</p>'
     return _section("Ship gate", how, verdict, "<ul>" + "".join(f"<li>{_e(r)}</li>" for r in v.reasons) + "</ul>",
                     sid="gate")

@@ -8,10 +8,11 @@ with app.setup:
     import marimo as mo
     import polars as pl
 
-    from embtune_core import EmbtuneError, open_project
-    from embtune_core.candidates import default_candidates, embedding_cache, evaluate_candidate
-    from embtune_core.evaluate import advice
-    from embtune_core.models import summarize
+    from embtune_core import EmbtuneError
+    from embtune_core import notebook as nb
+    from embtune_core.base_model import default_candidates, evaluate_candidate
+    from embtune_core.core.evaluate import advice
+    from embtune_core.core.models import summarize
 
     #: Loaded models, shared by every cell of this session so no model is loaded twice.
     MODELS: dict = {}
@@ -32,25 +33,18 @@ def _():
 
 @app.cell
 def _():
-    _path = mo.cli_args().get("project")
-    try:
-        project = open_project(_path)
-        _ = project.eval_set, project.corpus
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
+    project = nb.open_project("eval_set", "corpus")
     return (project,)
 
 
 @app.cell(hide_code=True)
 def _(project):
-    _stale = project.stale_markdown()
-    _banner = mo.callout(mo.md(_stale), kind="warn") if _stale else None
     _ev = project.eval_set
-    mo.vstack([x for x in [_banner, mo.md(
+    mo.vstack([nb.stale_banner(project), mo.md(
         f"**Project:** {project.name} — {project.corpus.docs.height} articles "
         f"({project.corpus.sections.height} retrieval units after section splitting), "
         f"eval set of **{len(_ev)} {'human-judged' if _ev.kind == 'human' else 'proxy (click-built)'} queries** "
-        f"(hash `{_ev.sha256[:12]}`).")] if x is not None])
+        f"(hash `{_ev.sha256[:12]}`).")])
     return
 
 
@@ -92,7 +86,7 @@ def _(extra, get_added, set_added):
 @app.cell
 def _(get_added, project):
     _specs = default_candidates(project) + get_added()
-    _cache = embedding_cache(project)
+    _cache = project.embedding_cache()
     _rows, _errors, results = [], [], []
     for _spec in mo.status.progress_bar(_specs, title="Evaluating candidates", remove_on_exit=True):
         try:

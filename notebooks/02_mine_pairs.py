@@ -10,13 +10,12 @@ with app.setup:
     import marimo as mo
     import polars as pl
 
-    from embtune_core import EmbtuneError, filters, open_project
-    from embtune_core.config import FilterConfig
-    from embtune_core.evaluate import topk_articles
-    from embtune_core.mining import load_candidates, mine_project
-    from embtune_core.mining.llm import ChatClient, generate_queries, load_generated
-    from embtune_core.pairs import export_pairs
-    from embtune_core.review import ReviewStore, progress, review_queue, with_decisions
+    from embtune_core import notebook as nb
+    from embtune_core.core.config import FilterConfig
+    from embtune_core.core.evaluate import topk_articles
+    from embtune_core.mine_pairs import export_pairs, filters, load_candidates, mine_project, review_store
+    from embtune_core.mine_pairs.llm import ChatClient, generate_queries, load_generated
+    from embtune_core.mine_pairs.review import progress, review_queue, with_decisions
 
 
 @app.cell(hide_code=True)
@@ -35,21 +34,16 @@ def _():
 
 @app.cell
 def _():
-    try:
-        project = open_project(mo.cli_args().get("project"))
-        _ = project.eval_set, project.corpus
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
+    project = nb.open_project("eval_set", "corpus")
     encoder = project.base_encoder()
-    store = ReviewStore(project.workspace.path("review.sqlite"))
+    store = review_store(project)
     get_version, set_version = mo.state(0)
     return encoder, get_version, project, set_version, store
 
 
 @app.cell(hide_code=True)
 def _(project):
-    _stale = project.stale_markdown()
-    mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md("")
+    nb.stale_banner(project)
     return
 
 
@@ -108,7 +102,7 @@ def _(project):
 
 
 @app.cell
-def _(project, scored, sliders):
+def apply_filters(project, scored, sliders):
     filter_cfg = dataclasses.replace(project.config.filters, **sliders.value) if sliders.value else FilterConfig()
     filtered = filters.apply(scored, filter_cfg)
     counts = filters.summary(filtered)

@@ -8,21 +8,21 @@ with app.setup:
     import marimo as mo
     import polars as pl
 
-    from embtune_core import EmbtuneError, open_project
-    from embtune_core.baseline import REPORTED, save_baseline
-    from embtune_core.evalset import (
+    from embtune_core import notebook as nb
+    from embtune_core.core.evaluate import evaluate_model, slice_metrics
+    from embtune_core.core.models import fingerprint
+    from embtune_core.core.stats import metric_cis
+    from embtune_core.eval_set import (
+        REPORTED,
         Judgments,
+        audit,
         build_proxy_evalset,
         cold_articles,
         export_beir,
         labelling_queue,
+        save_baseline,
         signal_candidates,
     )
-    from embtune_core.evaluate import evaluate_model, slice_metrics
-    from embtune_core.leakage import audit
-    from embtune_core.models import fingerprint
-    from embtune_core.report import report_path, write_report
-    from embtune_core.stats import metric_cis
 
 
 @app.cell(hide_code=True)
@@ -41,11 +41,7 @@ def _():
 
 @app.cell
 def _():
-    try:
-        project = open_project(mo.cli_args().get("project"))
-        _ = project.eval_set, project.corpus
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
+    project = nb.open_project("eval_set", "corpus")
     base_model = project.load_base_model()
     encoder = project.base_encoder(base_model)
     judgments = Judgments(project.workspace.path("eval", "judgments.jsonl"))
@@ -54,8 +50,7 @@ def _():
 
 @app.cell(hide_code=True)
 def _(project):
-    _stale = project.stale_markdown()
-    mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md("")
+    nb.stale_banner(project)
     return
 
 
@@ -137,7 +132,7 @@ def _(baseline, evalset, project):
 def _(encoder, evalset, held_out, project):
     _cand = signal_candidates(project.search_log, project.tickets).select("query", "doc_id", "source")
     if held_out:
-        from embtune_core.text import normalize_query as _nq
+        from embtune_core.core.text import normalize_query as _nq
 
         _cand = _cand.filter(~pl.col("query").map_elements(_nq, return_dtype=pl.String).is_in(list(held_out)))
     _llm = project.llm_queries
@@ -174,7 +169,7 @@ def _(judgments, project):
 
 
 @app.cell
-def _(judge_form, judgments):
+def judge(judge_form, judgments):
     mo.stop(judge_form.value is None)
     _v = judge_form.value
     judgments.add(_v["query"], list(_v["docs"]), skip=bool(_v["skip"]))
@@ -199,28 +194,15 @@ def _(evalset, export_button, project):
 
 @app.cell(hide_code=True)
 def _():
-    report_examples = mo.ui.checkbox(value=True, label="include example queries and titles")
-    report_redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
-    report_btn = mo.ui.run_button(label="Export report")
-    mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline, with no code, scripts or "
-                     "network (a `marimo export html` file needs internet to show anything). It holds "
-                     "the project's eval set, its baseline and the newest tuned run, if any."),
-               mo.hstack([report_examples, report_redact, report_btn], justify="start", gap=2)])
+    report_btn, report_examples, report_redact, _view = nb.report_controls(
+        "It holds the project's eval set, its baseline and the newest tuned run, if any.")
+    _view
     return report_btn, report_examples, report_redact
 
 
 @app.cell
-def _(project, report_btn, report_examples, report_redact):
-    mo.stop(not report_btn.value)
-    try:
-        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
-            _path = write_report(project, report_path(project, "03_eval_set"), include_examples=report_examples.value,
-                                 redact=report_redact.value)
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**No report.** {_e}"), kind="danger"))
-    mo.vstack([mo.callout(mo.md(f"Wrote `{_path}`"), kind="success"),
-               mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html", label="Download the report")])
-    return
+def report_export(project, report_btn, report_examples, report_redact):
+    nb.export_report(project, "03_eval_set", report_btn, report_examples, report_redact)
 
 
 if __name__ == "__main__":

@@ -5,22 +5,15 @@ app = marimo.App(width="medium", app_title="embtune · 4 · fine-tune")
 
 with app.setup:
     import dataclasses
-    import datetime as dt
 
     import altair as alt
     import marimo as mo
     import polars as pl
 
-    from embtune_core import EmbtuneError, open_project
-    from embtune_core.report import report_path, write_report
-    from embtune_core.train import (
-        TrainConfig,
-        TrainState,
-        cuda_available,
-        estimate_seconds,
-        load_pairs,
-        train,
-    )
+    from embtune_core import EmbtuneError, WorkspaceError
+    from embtune_core import notebook as nb
+    from embtune_core.core.models import cuda_available
+    from embtune_core.train import TrainState, estimate_seconds, plan, train_run
 
 
 @app.cell(hide_code=True)
@@ -38,27 +31,22 @@ def _():
 
 @app.cell
 def _():
+    project = nb.open_project("corpus")
     try:
-        project = open_project(mo.cli_args().get("project"))
-        _ = project.corpus
+        # the same plan `embtune train` and `embtune run` make: [train] of the project, defaults for the rest
+        default_plan = plan(project, log=lambda m: None)
     except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
-    _path = project.workspace.path("pairs.jsonl")
-    mo.stop(not _path.exists(), mo.callout(mo.md("No `pairs.jsonl` yet: export pairs in step 2 "
-                                                 "(or `embtune pairs export`)."), kind="warn"))
-    try:
-        pairs = load_pairs(_path, project.corpus)
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**Bad pairs file.** {_e}"), kind="danger"))
-    return pairs, project
+        mo.stop(True, mo.callout(mo.md(f"**Cannot plan a run.** {_e}"),
+                                 kind="warn" if isinstance(_e, WorkspaceError) else "danger"))
+    pairs = default_plan.pairs
+    return default_plan, pairs, project
 
 
 @app.cell(hide_code=True)
 def _(pairs, project):
-    _stale = project.stale_markdown()
     _per = pairs.group_by("source").len().sort("source")
     mo.vstack([
-        mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md(""),
+        nb.stale_banner(project),
         mo.md(f"## Data: {pairs.height} pairs · device: **{'CUDA GPU' if cuda_available() else 'CPU'}**"),
         mo.ui.table(_per, selection=None, label="pairs per source"),
     ])
@@ -66,9 +54,8 @@ def _(pairs, project):
 
 
 @app.cell(hide_code=True)
-def _(pairs, project):
-    _d = TrainConfig.defaults(pairs.height, base_model=project.config.model.base)
-    _general = project.config.resolve(project.config.general.pairs)
+def _(default_plan):
+    _d = default_plan.config
     train_form = mo.md(
         "{epochs} {batch_size} {learning_rate} {max_seq_length}  \n{hard_negatives} {general_share} {loss} {max_steps}"
     ).batch(
@@ -77,35 +64,30 @@ def _(pairs, project):
         learning_rate=mo.ui.number(start=1e-6, stop=1e-3, step=1e-6, value=_d.learning_rate, label="learning rate"),
         max_seq_length=mo.ui.number(start=32, stop=512, step=32, value=_d.max_seq_length, label="max tokens"),
         hard_negatives=mo.ui.number(start=0, stop=5, value=_d.hard_negatives, label="hard negatives per pair"),
-        general_share=mo.ui.slider(0.0, 0.3, step=0.05, value=0.1 if _general else 0.0, show_value=True,
-                                   label="general-domain share"),
+        general_share=mo.ui.slider(0.0, 0.3, step=0.05, value=_d.general_share, show_value=True,
+                                   disabled=not _d.general_pairs, label="general-domain share"),
         loss=mo.ui.dropdown(["mnrl", "cached_mnrl"], value=_d.loss, label="loss"),
-        max_steps=mo.ui.number(start=-1, stop=100000, value=-1, label="max steps (-1: no cap)"),
+        max_steps=mo.ui.number(start=-1, stop=100000, value=_d.max_steps, label="max steps (-1: no cap)"),
     ).form(submit_button_label="Use these settings", bordered=True)
-    mo.vstack([mo.md("## Settings (defaults chosen from data size and device; see `TrainConfig.defaults`)"),
-               train_form])
+    mo.vstack([mo.md("## Settings (from `[train]` in `embtune.toml`, the rest chosen from data size and device; "
+                     "see `TrainConfig.defaults`)"), train_form])
     return (train_form,)
 
 
 @app.cell
-def _(pairs, project, train_form):
-    _general = project.config.resolve(project.config.general.pairs)
+def _(default_plan, project, train_form):
     _v = train_form.value or {}
+    _types = {"epochs": float, "learning_rate": float, "general_share": float, "loss": str}
     try:
-        config = TrainConfig.defaults(
-            pairs.height, base_model=project.config.model.base,
-            output_dir=str(project.workspace.path("runs", "notebook")),
-            general_pairs=str(_general) if _general else "",
-            **{k: (float(v) if k in ("epochs", "learning_rate", "general_share") else v if k == "loss" else int(v))
-               for k, v in _v.items()})
-        if not _v and _general:
-            config = dataclasses.replace(config, general_share=0.1)
+        train_plan = plan(project, {k: _types.get(k, int)(v) for k, v in _v.items()},
+                          log=lambda m: None) if _v else default_plan
     except EmbtuneError as _e:
         mo.stop(True, mo.callout(mo.md(f"**Invalid settings.** {_e}"), kind="danger"))
-    _eta = estimate_seconds(pairs, project.corpus, config)
-    mo.md(f"**Estimated time: ~{_eta / 60:.1f} minutes** (timed on a few real steps) for {config.epochs:g} epoch(s), "
-          f"batch {config.batch_size}, {config.max_seq_length} tokens, {config.hard_negatives} hard negative(s).")
-    return (config,)
+    _c = train_plan.config
+    _eta = estimate_seconds(train_plan.pairs, project.corpus, _c)
+    mo.md(f"**Estimated time: ~{_eta / 60:.1f} minutes** (timed on a few real steps) for {_c.epochs:g} epoch(s), "
+          f"batch {_c.batch_size}, {_c.max_seq_length} tokens, {_c.hard_negatives} hard negative(s).")
+    return (train_plan,)
 
 
 @app.cell(hide_code=True)
@@ -117,14 +99,14 @@ def _():
 
 
 @app.cell
-def _(config, pairs, project, set_result, train_btn):
-    _run_now = train_btn.value or str(mo.cli_args().get("train")) == "1"
+def train_model(set_result, train_btn, train_plan):
+    _run_now = train_btn.value or str(nb.cli_arg("train")) == "1"
     mo.stop(not _run_now, mo.md("Press **Train** to fine-tune. The result stays here when other widgets change."))
     _state = TrainState()
-    _run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    _cfg = dataclasses.replace(config, output_dir=str(project.workspace.path("runs", _run_id)))
-    if mo.cli_args().get("max-steps"):  # headless smoke runs: python 04_train.py --train 1 --max-steps 4
-        _cfg = dataclasses.replace(_cfg, max_steps=int(mo.cli_args()["max-steps"]))
+    _plan = train_plan
+    if nb.cli_arg("max-steps"):  # headless smoke runs: python 04_train.py --train 1 --max-steps 4
+        _plan = dataclasses.replace(_plan, config=dataclasses.replace(_plan.config,
+                                                                      max_steps=int(nb.cli_arg("max-steps"))))
 
     def _chart(losses):
         return alt.Chart(pl.DataFrame(losses, schema=["step", "loss"], orient="row")).mark_line(point=True).encode(
@@ -139,8 +121,8 @@ def _(config, pairs, project, set_result, train_btn):
                 mo.output.replace(_chart(s.losses))
 
         _state.on_update = _update
-        _result = train(pairs, project.corpus, _cfg, state=_state, log=lambda m: None)
-    set_result(_result)
+        _run = train_run(_plan, state=_state, started_by="notebook 04", log=lambda m: None)
+    set_result(_run.result)
     return
 
 
@@ -165,29 +147,17 @@ def _(get_result):
 
 @app.cell(hide_code=True)
 def _():
-    report_examples = mo.ui.checkbox(value=True, label="include example queries and titles")
-    report_redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
-    report_btn = mo.ui.run_button(label="Export report")
-    mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline, with no code, scripts or "
-                     "network (a `marimo export html` file needs internet to show anything). It holds "
-                     "the run trained here (else the newest run) against the baseline."),
-               mo.hstack([report_examples, report_redact, report_btn], justify="start", gap=2)])
+    report_btn, report_examples, report_redact, _view = nb.report_controls(
+        "It holds the run trained here (else the newest run) against the baseline.")
+    _view
     return report_btn, report_examples, report_redact
 
 
 @app.cell
-def _(get_result, project, report_btn, report_examples, report_redact):
-    mo.stop(not report_btn.value)
+def report_export(get_result, project, report_btn, report_examples, report_redact):
     _r = get_result()
-    try:
-        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
-            _path = write_report(project, report_path(project, "04_train"), run=_r.output_dir if _r else None,
-                                 include_examples=report_examples.value, redact=report_redact.value)
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**No report.** {_e}"), kind="danger"))
-    mo.vstack([mo.callout(mo.md(f"Wrote `{_path}`"), kind="success"),
-               mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html", label="Download the report")])
-    return
+    nb.export_report(project, "04_train", report_btn, report_examples, report_redact,
+                     run=_r.output_dir if _r else None)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,10 @@ with app.setup:
     import marimo as mo
     import polars as pl
 
-    from embtune_core import EmbtuneError, open_project
-    from embtune_core.compare import compare, embedding_map, eyeball, general_check
-    from embtune_core.embeddings import Encoder
-    from embtune_core.evalset import cold_articles
-    from embtune_core.models import load_model
-    from embtune_core.report import report_path, write_report
-    from embtune_core.workflow import evaluate_pair
+    from embtune_core import notebook as nb
+    from embtune_core.compare import compare_runs, embedding_map, eyeball, general_check
+    from embtune_core.core.embeddings import Encoder
+    from embtune_core.core.models import load_model
 
 
 @app.cell(hide_code=True)
@@ -31,11 +28,7 @@ def _():
 
 @app.cell
 def _():
-    try:
-        project = open_project(mo.cli_args().get("project"))
-        _ = project.eval_set, project.corpus
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
+    project = nb.open_project("eval_set", "corpus")
     _runs = project.runs()
     mo.stop(not _runs, mo.callout(mo.md("No trained run yet: train one in step 4 (or `embtune run`)."), kind="warn"))
     run_options = {p.name: str(p) for p in _runs}
@@ -45,8 +38,7 @@ def _():
 
 @app.cell(hide_code=True)
 def _(project):
-    _stale = project.stale_markdown()
-    mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md("")
+    nb.stale_banner(project)
     return
 
 
@@ -66,18 +58,13 @@ def _(base_pick, cache, project, tuned_pick):
     tuned_model = load_model(tuned_pick.value)
     base_enc, tuned_enc = Encoder(base_model, cache), Encoder(tuned_model, cache)
     with mo.status.spinner(title="Evaluating both models (cached)"):
-        _ev = evaluate_pair(project, base_model, tuned_model, cache)
-        _cold = cold_articles(project.corpus, project.search_log, project.tickets, project.llm_queries)
-        _extra = ((_ev["complaints_base"], _ev["complaints_tuned"], project.complaints.relevant)
-                  if project.complaints is not None else None)
-        comparison = compare(_ev["base"], _ev["tuned"], project.eval_set, cold_docs=_cold, gate=project.config.gate,
-                             complaints=_extra)
+        comparison = compare_runs(project, base_model, tuned_model, cache=cache)
     return base_enc, base_model, comparison, tuned_enc, tuned_model
 
 
 @app.cell(hide_code=True)
-def _(comparison):
-    _v = comparison.verdict
+def _(comparison, project):
+    _v = comparison.verdict(project.config.gate)
     _c = comparison.counts
     mo.vstack([
         mo.callout(mo.md(f"**Ship gate: {'PASS' if _v.passed else 'FAIL'}** — " + "; ".join(_v.reasons)),
@@ -212,28 +199,15 @@ def _(emb_chart):
 
 @app.cell(hide_code=True)
 def _():
-    report_examples = mo.ui.checkbox(value=True, label="include example queries and titles")
-    report_redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
-    report_btn = mo.ui.run_button(label="Export report")
-    mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline, with no code, scripts or "
-                     "network (a `marimo export html` file needs internet to show anything). It holds "
-                     "the tuned run picked above against the baseline."),
-               mo.hstack([report_examples, report_redact, report_btn], justify="start", gap=2)])
+    report_btn, report_examples, report_redact, _view = nb.report_controls(
+        "It holds the tuned run picked above against the baseline.")
+    _view
     return report_btn, report_examples, report_redact
 
 
 @app.cell
-def _(project, report_btn, report_examples, report_redact, tuned_pick):
-    mo.stop(not report_btn.value)
-    try:
-        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
-            _path = write_report(project, report_path(project, "05_compare"), run=tuned_pick.value,
-                                 include_examples=report_examples.value, redact=report_redact.value)
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**No report.** {_e}"), kind="danger"))
-    mo.vstack([mo.callout(mo.md(f"Wrote `{_path}`"), kind="success"),
-               mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html", label="Download the report")])
-    return
+def report_export(project, report_btn, report_examples, report_redact, tuned_pick):
+    nb.export_report(project, "05_compare", report_btn, report_examples, report_redact, run=tuned_pick.value)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ with app.setup:
     import marimo as mo
     import polars as pl
 
-    from embtune_core import EmbtuneError, abtest, open_project, ship
-    from embtune_core.models import load_model
-    from embtune_core.report import report_path, write_report
-    from embtune_core.store import connect, describe_url, store_url
+    from embtune_core import EmbtuneError, ship
+    from embtune_core import notebook as nb
+    from embtune_core.core.models import load_model
+    from embtune_core.ship import abtest, connect, describe_url, store_url
 
 
 @app.cell(hide_code=True)
@@ -31,11 +31,7 @@ def _():
 
 @app.cell
 def _():
-    try:
-        project = open_project(mo.cli_args().get("project"))
-        _ = project.corpus, project.eval_set
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {_e}"), kind="danger"))
+    project = nb.open_project("corpus", "eval_set")
     _runs = project.runs()
     model_options = {**{f"run {p.name}": str(p) for p in _runs},
                      f"base model ({project.config.model.base})": project.config.model.base}
@@ -44,8 +40,7 @@ def _():
 
 @app.cell(hide_code=True)
 def _(project):
-    _stale = project.stale_markdown()
-    mo.callout(mo.md(_stale), kind="warn") if _stale else mo.md("")
+    nb.stale_banner(project)
     return
 
 
@@ -254,28 +249,16 @@ def _(get_version, project):
 
 @app.cell(hide_code=True)
 def _():
-    report_examples = mo.ui.checkbox(value=True, label="include example queries and titles")
-    report_redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
-    report_btn = mo.ui.run_button(label="Export report")
-    mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline (no code, scripts or network): "
-                     "metrics, wins and losses, the complaints side by side, and what was shipped when."),
-               mo.hstack([report_examples, report_redact, report_btn], justify="start", gap=2)])
+    report_btn, report_examples, report_redact, _view = nb.report_controls(
+        "It holds the metrics, wins and losses, the complaints side by side, and what was shipped when.")
+    _view
     return report_btn, report_examples, report_redact
 
 
 @app.cell
-def _(get_version, project, report_btn, report_examples, report_redact):
-    get_version()
-    mo.stop(not report_btn.value)
-    try:
-        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
-            _path = write_report(project, report_path(project, "06_ship"), include_examples=report_examples.value,
-                                 redact=report_redact.value)
-    except EmbtuneError as _e:
-        mo.stop(True, mo.callout(mo.md(f"**No report.** {_e}"), kind="danger"))
-    mo.vstack([mo.callout(mo.md(f"Wrote `{_path}`"), kind="success"),
-               mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html", label="Download the report")])
-    return
+def report_export(get_version, project, report_btn, report_examples, report_redact):
+    get_version()  # a new shipping event makes the next export show it
+    nb.export_report(project, "06_ship", report_btn, report_examples, report_redact)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from embtune_core.models import resolve_model
+    from embtune_core.core.models import resolve_model
 
     torch.manual_seed(0)
     src = resolve_model("all-MiniLM-L6-v2")
@@ -49,7 +49,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def tiny_model(tiny_model_dir):
-    from embtune_core.models import load_model
+    from embtune_core.core.models import load_model
 
     return load_model(str(tiny_model_dir), device="cpu")
 
@@ -59,8 +59,8 @@ def sample_project(tmp_path):
     """The sample project, its workspace in a temp folder (the repository stays clean)."""
     import dataclasses
 
-    from embtune_core.config import load_config
-    from embtune_core.project import Project
+    from embtune_core.core.config import load_config
+    from embtune_core.core.project import Project
 
     cfg = load_config(SAMPLE / "embtune.toml")
     return Project(dataclasses.replace(cfg, workspace=str(tmp_path / "workspace")))

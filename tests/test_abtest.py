@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from conftest import SAMPLE
 
-from embtune_core.abtest import EVENT_FIELDS, analyze, assign, chart, load_events, sample_size
-from embtune_core.errors import ConfigError, InputError
+from embtune_core.core.errors import ConfigError, InputError
+from embtune_core.ship.abtest import EVENT_FIELDS, analyze, assign, chart, load_events, sample_size
 
 SAMPLE_EVENTS = SAMPLE / "ab" / "events.jsonl"
 

@@ -2,11 +2,11 @@ import dataclasses
 
 import pytest
 
-from embtune_core.baseline import load_baseline, save_baseline
-from embtune_core.errors import WorkspaceError
-from embtune_core.evaluate import evaluate_model
-from embtune_core.models import fingerprint
-from embtune_core.sources import EvalSet
+from embtune_core.core.errors import WorkspaceError
+from embtune_core.core.evaluate import evaluate_model
+from embtune_core.core.models import fingerprint
+from embtune_core.core.sources import EvalSet
+from embtune_core.eval_set.baseline import load_baseline, save_baseline
 
 
 def test_baseline_saved_with_hash_and_refused_on_another_set(sample_project, tiny_model):

@@ -125,7 +125,7 @@ def test_02_slider_changes_counts_and_an_accept_survives_a_reload(browser, tmp_p
 
     from playwright.sync_api import expect
 
-    from embtune_core.review import ReviewStore
+    from embtune_core.mine_pairs.review import ReviewStore
 
     with marimo_run("02_mine_pairs.py", tmp_path / "ws") as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -156,8 +156,8 @@ def test_02_slider_changes_counts_and_an_accept_survives_a_reload(browser, tmp_p
 def _tiny_workspace(tiny_project, tmp_path):
     import json
 
-    from embtune_core.config import load_config
-    from embtune_core.project import Project
+    from embtune_core.core.config import load_config
+    from embtune_core.core.project import Project
 
     ws = tmp_path / "ws"
     ws.mkdir(exist_ok=True)
@@ -213,7 +213,7 @@ def test_06_reencode_then_search_through_the_embedded_store_while_the_cli_uses_i
 
     from playwright.sync_api import expect
 
-    from embtune_core.store.embedded import EmbeddedPostgres
+    from embtune_core.ship.store.embedded import EmbeddedPostgres
 
     server = EmbeddedPostgres(tmp_path / "ws" / "store")
     with marimo_run("06_ship.py", tmp_path / "ws", project=tiny_project) as url:

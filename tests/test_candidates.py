@@ -3,9 +3,9 @@ import json
 
 from fake_openai import FakeOpenAI
 
-from embtune_core.candidates import default_candidates, evaluate_candidate
-from embtune_core.config import ProductionConfig
-from embtune_core.project import Project
+from embtune_core.base_model.candidates import default_candidates, evaluate_candidate
+from embtune_core.core.config import ProductionConfig
+from embtune_core.core.project import Project
 
 SECRET = "sk-live-do-not-store-me-42"
 

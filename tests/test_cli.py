@@ -127,7 +127,7 @@ def test_mine_llm_with_endpoint_down_keeps_work_and_exits_nonzero(tmp_path):
 
     (tmp_path / "embtune.toml").write_text(
         "[llm]\nbase_url = 'http://127.0.0.1:9/v1'\nmodel = 'x'\n[model]\nbase = '" + str(
-            __import__("embtune_core.models", fromlist=["resolve_model"]).resolve_model("all-MiniLM-L6-v2")) + "'\n")
+            __import__("embtune_core.core.models", fromlist=["resolve_model"]).resolve_model("all-MiniLM-L6-v2")) + "'\n")
     p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "mine", "--project", str(tmp_path / "embtune.toml"),
                         "--llm"], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "EMBTUNE_WORKSPACE": str(tmp_path / "ws")})

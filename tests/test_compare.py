@@ -6,9 +6,9 @@ import sys
 import polars as pl
 
 from embtune_core.compare import compare, embedding_map, eyeball
-from embtune_core.embeddings import Encoder
-from embtune_core.evaluate import evaluate_ranking
-from embtune_core.sources import EvalSet
+from embtune_core.core.embeddings import Encoder
+from embtune_core.core.evaluate import evaluate_ranking
+from embtune_core.core.sources import EvalSet
 
 EV = EvalSet(queries={f"q{i}": f"query {i}" for i in range(30)},
              relevant={f"q{i}": frozenset({f"d{i}"}) for i in range(30)}, path="", sha256="",

@@ -1,7 +1,7 @@
 import pytest
 
-from embtune_core.config import load_config
-from embtune_core.errors import ConfigError
+from embtune_core.core.config import load_config
+from embtune_core.core.errors import ConfigError
 
 
 def write(tmp_path, text):
@@ -58,3 +58,35 @@ def test_config_hash_changes_with_content(tmp_path):
     a = load_config(write(tmp_path, "[model]\nbatch_size = 32\n"))
     b = load_config(write(tmp_path, "[model]\nbatch_size = 16\n"))
     assert a.hash() != b.hash() and a.hash("docs") == b.hash("docs")
+
+
+def test_train_table_sets_only_what_it_names(tmp_path):
+    from embtune_core.core.config import TrainConfig
+
+    cfg = load_config(write(tmp_path, "[train]\nepochs = 3\nhard_negative_range = [3, 20]\ngeneral_share = 0.2\n"))
+    assert cfg.train.as_dict() == {"epochs": 3.0, "general_share": 0.2, "hard_negative_range": (3, 20)}
+    d = TrainConfig.defaults(2000, gpu=False, table=cfg.train)
+    assert d.epochs == 3.0 and d.hard_negative_range == (3, 20) and d.general_share == 0.2
+    assert d.batch_size == 32 and d.learning_rate == 5e-5  # left out: chosen from data size and device
+    assert TrainConfig.defaults(2000, gpu=False, table=cfg.train, epochs=1.0).epochs == 1.0  # overrides win
+
+
+def test_general_share_follows_the_general_pairs(tmp_path):
+    from embtune_core.core.config import TrainConfig
+
+    assert TrainConfig.defaults(2000, gpu=False).general_share == 0.0
+    assert TrainConfig.defaults(2000, gpu=False, general_pairs="g.jsonl").general_share == 0.1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[train]\nepoch = 2\n", "unknown key 'train.epoch'; did you mean 'epochs'?"),
+    ("[train]\nloss = 'triplet'\n", "train.loss must be one of mnrl, cached_mnrl"),
+    ("[train]\nbatch_size = 'big'\n", "'train.batch_size' must be int, got str"),
+    ("[train]\nhard_negative_range = [1]\n", "'train.hard_negative_range' must be an array of 2 values"),
+    ("[train]\nbase_model = 'x'\n", "'train.base_model' is not a training setting: set the base model in [model]"),
+    ("[train]\nprecision = 'fp16'\n", "needs a CUDA GPU"),
+])
+def test_train_table_errors_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text))
+    assert message in str(e.value)

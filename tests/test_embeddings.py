@@ -1,6 +1,6 @@
 import numpy as np
 
-from embtune_core.embeddings import EmbeddingCache, Encoder
+from embtune_core.core.embeddings import EmbeddingCache, Encoder
 
 
 def test_cache_never_reencodes_and_edits_reencode_one(tmp_path, tiny_model):
@@ -20,7 +20,7 @@ def test_cache_never_reencodes_and_edits_reencode_one(tmp_path, tiny_model):
 
 
 def test_cache_key_separates_kind_prompt_and_model(tmp_path, tiny_model_dir):
-    from embtune_core.models import load_model
+    from embtune_core.core.models import load_model
 
     cache = EmbeddingCache(tmp_path)
     a = Encoder(load_model(str(tiny_model_dir), device="cpu"), cache)

@@ -3,15 +3,15 @@ import json
 import polars as pl
 import pytest
 
-from embtune_core.errors import InputError
-from embtune_core.evalset import (
+from embtune_core.core.errors import InputError
+from embtune_core.core.sources import load_eval_set
+from embtune_core.eval_set.evalset import (
     Judgments,
     build_proxy_evalset,
     export_beir,
     labelling_queue,
     signal_candidates,
 )
-from embtune_core.sources import load_eval_set
 
 
 def test_proxy_evalset_is_group_aware_and_labelled_proxy(sample_project):
@@ -25,7 +25,7 @@ def test_proxy_evalset_is_group_aware_and_labelled_proxy(sample_project):
     train_side = cand.filter(~pl.col("norm_query").is_in(list(split.held_out)))
     assert not set(train_side["norm_query"]) & split.held_out
     # twins by token set land on the same side
-    from embtune_core.text import token_set
+    from embtune_core.core.text import token_set
 
     eval_sets = {token_set(q) for q in ev.queries.values()}
     assert not eval_sets & {token_set(q) for q in train_side["query"]}

@@ -10,8 +10,16 @@ import torch
 from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 from sentence_transformers.util import cos_sim
 
-from embtune_core.evaluate import ACCURACY_AT, MAP_AT, MRR_AT, NDCG_AT, PR_AT, dense_ranking, evaluate_ranking
-from embtune_core.sources import Corpus, EvalSet, split_sections
+from embtune_core.core.evaluate import (
+    ACCURACY_AT,
+    MAP_AT,
+    MRR_AT,
+    NDCG_AT,
+    PR_AT,
+    dense_ranking,
+    evaluate_ranking,
+)
+from embtune_core.core.sources import Corpus, EvalSet, split_sections
 
 
 class FixedVectors:
@@ -77,8 +85,8 @@ def test_parity_seeded_random_case(seed):
 
 
 def test_parity_on_unsplit_sample_corpus(sample_project, tiny_model):
-    from embtune_core.embeddings import Encoder
-    from embtune_core.sources import load_docs
+    from embtune_core.core.embeddings import Encoder
+    from embtune_core.core.sources import load_docs
 
     corpus = load_docs(sample_project.config.resolve("docs"), split=False)
     ev = sample_project.eval_set

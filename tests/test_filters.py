@@ -1,7 +1,7 @@
 import polars as pl
 
-from embtune_core import filters
-from embtune_core.config import FilterConfig
+from embtune_core.core.config import FilterConfig
+from embtune_core.mine_pairs import filters
 
 
 def row(**kw):
@@ -40,8 +40,8 @@ def test_text_scores():
 
 
 def test_score_and_summary_on_the_sample(sample_project, tiny_model):
-    from embtune_core.embeddings import Encoder
-    from embtune_core.mining import mine_all
+    from embtune_core.core.embeddings import Encoder
+    from embtune_core.mine_pairs.mine import mine_all
 
     enc = Encoder(tiny_model)
     scored = filters.score(mine_all(sample_project, enc), sample_project.corpus, enc)

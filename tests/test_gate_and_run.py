@@ -6,10 +6,10 @@ import sys
 import polars as pl
 import pytest
 
-from embtune_core.config import GateConfig
-from embtune_core.evaluate import evaluate_ranking
-from embtune_core.gate import check, complaint_losses
-from embtune_core.sources import EvalSet
+from embtune_core.compare import Complaints, check, complaint_losses
+from embtune_core.core.config import GateConfig
+from embtune_core.core.evaluate import evaluate_ranking
+from embtune_core.core.sources import EvalSet
 
 EV = EvalSet(queries={f"q{i}": f"q{i}" for i in range(40)}, relevant={f"q{i}": frozenset({f"d{i}"}) for i in range(40)},
              path="", sha256="")
@@ -41,8 +41,7 @@ def test_gate_fails_when_a_complaint_loses_its_top3_article():
     base = evaluate_ranking(ranking(lambda i: 2), EV)
     tuned = evaluate_ranking(ranking(lambda i: 1 if i else 4), EV)  # q0 drops from rank 2 to 4
     assert complaint_losses(base, tuned, EV.relevant, 3) == [{"query_id": "q0", "lost": ["d0"]}]
-    v = check(base, tuned, GateConfig(min_delta_ci_low=-1), complaints_base=base, complaints_tuned=tuned,
-              complaints_relevant=EV.relevant)
+    v = check(base, tuned, GateConfig(min_delta_ci_low=-1), complaints=Complaints(base, tuned, EV.relevant))
     assert not v.passed and "1 complaint queries lost" in v.summary()
 
 
@@ -91,8 +90,8 @@ def test_notebook_04_trains_headless_with_a_cli_gate(tiny_project, tmp_path):
 
     ws = tmp_path / "ws"
     ws.mkdir(exist_ok=True)
-    from embtune_core.config import load_config
-    from embtune_core.project import Project
+    from embtune_core.core.config import load_config
+    from embtune_core.core.project import Project
 
     proj = Project(load_config(tiny_project))
     s = proj.corpus.sections

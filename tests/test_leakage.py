@@ -1,9 +1,9 @@
 import numpy as np
 import polars as pl
 
-from embtune_core.leakage import audit, drop_leaks
-from embtune_core.sources import EvalSet
-from embtune_core.text import normalize_query, token_set
+from embtune_core.core.sources import EvalSet
+from embtune_core.core.text import normalize_query, token_set
+from embtune_core.eval_set.leakage import audit, drop_leaks
 
 
 def test_normalize_and_token_set():

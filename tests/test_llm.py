@@ -2,8 +2,8 @@ import polars as pl
 import pytest
 from fake_openai import FakeOpenAI
 
-from embtune_core.errors import RemoteError
-from embtune_core.mining.llm import ChatClient, generate_queries, load_generated, parse_queries
+from embtune_core.core.errors import RemoteError
+from embtune_core.mine_pairs.llm import ChatClient, generate_queries, load_generated, parse_queries
 
 KEY = "sk-chat-secret-777"
 DOCS = pl.DataFrame({"doc_id": [f"d{i}" for i in range(6)], "title": [f"Topic {i}" for i in range(6)],

@@ -1,12 +1,12 @@
 import polars as pl
 
-from embtune_core.config import SearchLogFields
-from embtune_core.embeddings import Encoder
-from embtune_core.mining import assign_sections, mine_all, pair_id
-from embtune_core.mining.docs import mine_docs
-from embtune_core.mining.logs import mine_clicks, satisfied_clicks
-from embtune_core.mining.tickets import first_meaningful_sentence, mine_tickets
-from embtune_core.sources import load_search_log
+from embtune_core.core.config import SearchLogFields
+from embtune_core.core.embeddings import Encoder
+from embtune_core.core.sources import load_search_log
+from embtune_core.mine_pairs.docs import mine_docs
+from embtune_core.mine_pairs.logs import mine_clicks, satisfied_clicks
+from embtune_core.mine_pairs.mine import assign_sections, mine_all, pair_id
+from embtune_core.mine_pairs.tickets import first_meaningful_sentence, mine_tickets
 
 
 def log_frame(tmp_path, corpus, rows):
@@ -57,7 +57,7 @@ def test_tickets_are_scrubbed_and_use_the_first_meaningful_sentence(sample_proje
 def test_docs_pairs_do_not_copy_their_query():
     from conftest import SAMPLE
 
-    from embtune_core.sources import load_docs
+    from embtune_core.core.sources import load_docs
 
     c = load_docs(SAMPLE / "docs")
     d = mine_docs(c)

@@ -50,14 +50,13 @@ def test_03_eval_set_runs_headless_and_saves_the_baseline(tmp_path, monkeypatch)
 def test_03_judging_a_query_from_the_queue(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from embtune_core.evalset import Judgments
+    from embtune_core.eval_set.evalset import Judgments
 
     monkeypatch.setenv("EMBTUNE_WORKSPACE", str(tmp_path / "ws"))
     nb = load_notebook("03_eval_set.py")
     j = Judgments(tmp_path / "j.jsonl")
     form = SimpleNamespace(value={"query": "economic nexus", "docs": ["sales-tax-and-vat"], "skip": False})
-    cell = next(c for c in nb.app._cell_manager.cells() if "judgments.add" in c._cell.code)
-    cell.run(judge_form=form, judgments=j)
+    nb.judge.run(judge_form=form, judgments=j)
     assert j.latest()["economic nexus"]["doc_ids"] == ["sales-tax-and-vat"]
 
 
@@ -80,9 +79,8 @@ def test_02_mine_pairs_runs_headless_and_a_slider_changes_counts(tmp_path, monke
     counts = defs["counts"]
     assert set(counts["source"]) == {"docs", "llm", "search", "ticket"}
     assert (tmp_path / "ws" / "candidates.parquet").exists()
-    cell = next(c for c in nb.app._cell_manager.cells() if "filters.apply(scored" in c._cell.code)
     loose = {"near_duplicate": 1.0, "too_easy": 1.0, "roundtrip_k": 100, "max_words": 80}
-    _, d2 = cell.run(scored=defs["scored"], project=defs["project"], sliders=SimpleNamespace(value=loose))
+    _, d2 = nb.apply_filters.run(scored=defs["scored"], project=defs["project"], sliders=SimpleNamespace(value=loose))
     assert int(d2["filtered"]["kept"].sum()) > int(defs["filtered"]["kept"].sum())
 
 
@@ -94,7 +92,7 @@ def test_06_ship_runs_headless_with_the_embedded_store(tmp_path, monkeypatch):
     assert defs["collections"] == [] and defs["aliases"] == {}
     assert "Candidate wins" in defs["ab_result"].decision  # the simulated sample log
     defs["store"].close()
-    from embtune_core.store.embedded import EmbeddedPostgres
+    from embtune_core.ship.store.embedded import EmbeddedPostgres
 
     assert not EmbeddedPostgres(tmp_path / "ws" / "store").running()
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from conftest import SAMPLE
 
-from embtune_core.privacy import scrub
+from embtune_core.core.privacy import scrub
 
 PLANTED = [json.loads(line) for line in (SAMPLE / "signals" / "tickets_pii.jsonl").read_text().splitlines()]
 
@@ -31,7 +31,7 @@ def assert_no_planted_values(root):
 
 
 def test_scrub_removes_every_planted_kind():
-    from embtune_core.project import open_project
+    from embtune_core.core.project import open_project
 
     t = open_project(SAMPLE / "embtune.toml").tickets
     scrubbed = {r["ticket_id"]: scrub(r["subject"] + "\n" + r["body"]) for r in t.iter_rows(named=True)}
@@ -48,7 +48,7 @@ def test_mine_review_export_leaks_nothing(tmp_path):
         p = subprocess.run([sys.executable, "-m", "embtune_core.cli", *args, "--project", str(SAMPLE / "embtune.toml"),
                             "--json"], capture_output=True, text=True, env=env, timeout=600)
         assert p.returncode == 0, p.stderr
-    from embtune_core.review import ReviewStore
+    from embtune_core.mine_pairs.review import ReviewStore
 
     cand = pl.read_parquet(tmp_path / "ws" / "candidates.parquet")
     ticket = cand.filter(pl.col("source") == "ticket").row(0, named=True)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from fake_openai import FakeOpenAI
 
-from embtune_core.embeddings import EmbeddingCache
-from embtune_core.errors import RemoteError
-from embtune_core.remote import RemoteEmbedder
+from embtune_core.core.embeddings import EmbeddingCache
+from embtune_core.core.errors import RemoteError
+from embtune_core.core.remote import RemoteEmbedder
 
 SECRET = "sk-test-SECRET-0123456789"
 
@@ -48,7 +48,7 @@ def test_garbage_and_short_answers_are_clear_errors(server):
 
 def test_down_endpoint_gives_up_with_a_clear_message():
     enc = RemoteEmbedder("http://127.0.0.1:9/v1", "m")
-    import embtune_core.remote as r
+    import embtune_core.core.remote as r
 
     with pytest.raises(RemoteError, match="gave up after"):
         r.post_json(enc.url, {"input": ["x"]}, api_key=None, retries=1, backoff=0.01, timeout=1)

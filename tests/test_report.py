@@ -48,9 +48,9 @@ def _tiny_project(folder: Path, model_dir: Path, planted_name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, tiny_model_dir):
-    from embtune_core.privacy import signature_entities
-    from embtune_core.project import open_project
-    from embtune_core.workflow import run_all
+    from embtune_core.core.privacy import signature_entities
+    from embtune_core.core.project import open_project
+    from embtune_core.pipeline import run_all
 
     folder = tmp_path_factory.mktemp("report")
     tickets = open_project(SAMPLE / "embtune.toml").tickets
@@ -97,9 +97,8 @@ def _no_network(page: str) -> None:
 
 
 def test_report_has_every_section_and_the_numbers_of_compare(built):
-    from embtune_core.compare import compare
-    from embtune_core.models import load_model
-    from embtune_core.workflow import evaluate_pair
+    from embtune_core.compare import Complaints, compare, evaluate_on_project
+    from embtune_core.core.models import load_model
 
     page, p = built.page, built.project
     for sid in SECTIONS:
@@ -109,9 +108,9 @@ def test_report_has_every_section_and_the_numbers_of_compare(built):
     # the numbers, recomputed independently with the tuned run that `embtune run` made
     run = p.workspace.path("runs", built.metrics["run"])
     assert built.data.run == run
-    ev = evaluate_pair(p, p.load_base_model(), load_model(str(run)), p.embedding_cache())
-    c = compare(ev["base"], ev["tuned"], p.eval_set, gate=p.config.gate,
-                complaints=(ev["complaints_base"], ev["complaints_tuned"], p.complaints.relevant))
+    b, cb = evaluate_on_project(p, p.load_base_model(), name="base")
+    t, ct = evaluate_on_project(p, load_model(str(run)), name="tuned")
+    c = compare(b, t, p.eval_set, complaints=Complaints(cb, ct, p.complaints.relevant))
     cells = _metric_cells(page)
     assert set(cells) == {"recall@5", "mrr@10", "recall@20", "ndcg@10"}
     for r in c.metrics.to_dicts():
@@ -129,7 +128,7 @@ def test_report_has_every_section_and_the_numbers_of_compare(built):
         assert cells[m]["base"] == pytest.approx(built.metrics["base"][m], abs=1e-12)
     counts = {k: int(v) for k, v in re.findall(r'data-(win|loss|tie)="(\d+)"', page)}
     assert counts == c.counts
-    assert ("PASS" if c.verdict.passed else "FAIL") in re.search(r'<p id="verdict"[^>]*>(\w+)</p>', page).group(1)
+    assert ("PASS" if c.verdict(p.config.gate).passed else "FAIL") in re.search(r'<p id="verdict"[^>]*>(\w+)</p>', page).group(1)
     # data per source: exported equals pairs.jsonl
     exported = {}
     for line in p.workspace.path("pairs.jsonl").read_text().splitlines():
@@ -148,8 +147,8 @@ def test_baseline_only_not_mined_and_nothing_shipped(built):
         assert f'<section id="{sid}">' in page
     _no_network(page)
     assert "No tuned run yet" in page and "Not mined yet" in page and "Nothing shipped yet" in page
-    from embtune_core.baseline import REPORTED
-    from embtune_core.stats import metric_cis
+    from embtune_core.core.stats import metric_cis
+    from embtune_core.eval_set.baseline import REPORTED
 
     cells, cis = _metric_cells(page), metric_cis(built.before.base.per_query, REPORTED)
     for m in ("recall@5", "mrr@10", "recall@20", "ndcg@10"):  # as step 3 saves the baseline
@@ -195,7 +194,7 @@ def test_no_api_key_or_environment_value_ever(built, monkeypatch):
         assert "Reproduce" in page and "http://" not in page and "https://" not in page
         assert str(built.project.workspace.root) not in page  # nor paths of this machine
     # a production store URL with a password in the project file: the config dump shows no password
-    from embtune_core.project import Project
+    from embtune_core.core.project import Project
 
     cfg = built.project.config
     with_url = Project(dataclasses.replace(cfg, store=dataclasses.replace(
@@ -229,7 +228,7 @@ def test_write_report_is_atomic_and_recorded(built, monkeypatch, tmp_path):
 
 
 def test_a_named_run_that_does_not_exist_is_a_clear_error(built):
-    from embtune_core.errors import WorkspaceError
+    from embtune_core.core.errors import WorkspaceError
 
     with pytest.raises(WorkspaceError, match="no saved model there"):
         report.find_run(built.project, "nope")
@@ -293,7 +292,6 @@ def test_the_notebooks_export_button_writes_a_report(built, monkeypatch, noteboo
 
     monkeypatch.setattr(report, "collect", lambda project, run=None: built.data)
     nb = load_notebook(f"{notebook}.py")
-    cell = next(c for c in nb.app._cell_manager.cells() if "write_report(" in c._cell.code)
     on, off = SimpleNamespace(value=True), SimpleNamespace(value=False)
     refs = {"project": built.project, "report_btn": on, "report_examples": off, "report_redact": on}
     if notebook == "04_train":
@@ -303,11 +301,11 @@ def test_the_notebooks_export_button_writes_a_report(built, monkeypatch, noteboo
     if notebook == "06_ship":
         refs["get_version"] = lambda: 0
     before = set(built.project.workspace.path("reports").glob("*.html"))
-    out, _ = cell.run(**refs)
+    out, _ = nb.report_export.run(**refs)
     (written,) = set(built.project.workspace.path("reports").glob("*.html")) - before
     assert written.name.startswith(f"{notebook}-") and "Download the report" in out.text
     assert "left out" in written.read_text(encoding="utf-8")
-    _, defs = cell.run(**(refs | {"report_btn": off}))  # not pressed: nothing written
+    _, defs = nb.report_export.run(**(refs | {"report_btn": off}))  # not pressed: nothing written
     assert set(built.project.workspace.path("reports").glob("*.html")) - before == {written}
 
 

@@ -8,7 +8,7 @@ import time
 import polars as pl
 import pytest
 
-from embtune_core.review import ReviewStore, progress, review_queue, with_decisions
+from embtune_core.mine_pairs.review import ReviewStore, progress, review_queue, with_decisions
 
 
 def frame():
@@ -35,7 +35,7 @@ def test_last_decision_wins_and_edit_keeps_the_id(tmp_path):
 
 
 def test_queue_puts_pairs_near_a_threshold_first(tmp_path):
-    from embtune_core.config import FilterConfig
+    from embtune_core.core.config import FilterConfig
 
     s = ReviewStore(tmp_path / "r.sqlite")
     q = review_queue(frame(), FilterConfig(), s)
@@ -65,7 +65,7 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
 
 def test_a_killed_process_loses_no_committed_decision(tmp_path):
     path = tmp_path / "r.sqlite"
-    code = ("import sys, time; sys.path.insert(0, sys.argv[2]); from embtune_core.review import ReviewStore; "
+    code = ("import sys, time; sys.path.insert(0, sys.argv[2]); from embtune_core.mine_pairs.review import ReviewStore; "
             "s = ReviewStore(sys.argv[1]); i = 0\n"
             "while True:\n    s.decide(f'p{i}', 'accept'); print(i, flush=True); i += 1; time.sleep(0.005)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(path), os.getcwd()], stdout=subprocess.PIPE, text=True)

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from embtune_core.errors import ModelError, WorkspaceError
-from embtune_core.serving import (
+from embtune_core.core.errors import ModelError, WorkspaceError
+from embtune_core.ship.serving import (
     FP32_MIN_COSINE,
     META,
     OnnxEncoder,
@@ -42,7 +42,7 @@ def tiny_export(tiny_model_dir, tmp_path_factory):
 
 
 def test_export_writes_files_and_metadata(tiny_export, tiny_model):
-    from embtune_core.models import fingerprint
+    from embtune_core.core.models import fingerprint
 
     d = tiny_export.out_dir
     assert tiny_export.model_fp32.is_file() and tiny_export.model_int8.is_file()
@@ -162,7 +162,7 @@ def test_parity_refuses_a_different_model(tiny_export, tiny_model):
 
 @pytest.mark.slow
 def test_minilm_int8_keeps_sample_metrics(sample_project, tmp_path):
-    from embtune_core.evaluate import evaluate_model
+    from embtune_core.core.evaluate import evaluate_model
 
     t0 = time.perf_counter()
     model = sample_project.load_base_model()  # the project's max_seq_length and prompts, on both sides

@@ -4,9 +4,9 @@ import polars as pl
 import pytest
 from conftest import SAMPLE
 
-from embtune_core.config import SearchLogFields, TicketFields
-from embtune_core.errors import InputError
-from embtune_core.sources import (
+from embtune_core.core.config import SearchLogFields, TicketFields
+from embtune_core.core.errors import InputError
+from embtune_core.core.sources import (
     load_docs,
     load_eval_set,
     load_search_log,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from embtune_core.stats import bootstrap_ci, paired_delta
+from embtune_core.core.stats import bootstrap_ci, paired_delta
 
 
 def test_bootstrap_ci_brackets_the_mean_and_narrows_with_n():

@@ -19,13 +19,13 @@ import psycopg
 import pytest
 
 from embtune_core import ship
-from embtune_core.errors import GateError, StoreError
-from embtune_core.gate import GateVerdict
-from embtune_core.models import load_model
-from embtune_core.project import open_project
-from embtune_core.store import CollectionInfo, open_store, validate_name
-from embtune_core.store.embedded import EmbeddedPostgres
-from embtune_core.store.pgvector import PgVectorStore
+from embtune_core.compare import GateVerdict
+from embtune_core.core.errors import GateError, StoreError
+from embtune_core.core.models import load_model
+from embtune_core.core.project import open_project
+from embtune_core.ship.store import CollectionInfo, open_store, validate_name
+from embtune_core.ship.store.embedded import EmbeddedPostgres
+from embtune_core.ship.store.pgvector import PgVectorStore
 
 pytestmark = pytest.mark.store
 
@@ -230,7 +230,7 @@ def test_a_failure_inside_the_publishing_transaction_keeps_the_old_collection(st
 
 
 def test_urls_never_show_a_password(server, project):
-    from embtune_core.store import describe_url
+    from embtune_core.ship.store import describe_url
 
     for url in ("postgresql://app:s3cret@db.example.com:5432/search", "postgresql://db/search?password=s3cret",
                 "postgresql://:s3cret@db/search", "postgres://u:s3cret@h/d?sslmode=require&password=s3cret"):
@@ -266,7 +266,7 @@ def test_open_store_uses_a_url_from_the_environment(server, project, monkeypatch
 
 _HOLDER = textwrap.dedent("""
     import sys, time
-    from embtune_core.store.embedded import EmbeddedPostgres
+    from embtune_core.ship.store.embedded import EmbeddedPostgres
     EmbeddedPostgres(sys.argv[1]).acquire()
     print("ready", flush=True)
     time.sleep(600)

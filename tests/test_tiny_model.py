@@ -1,6 +1,6 @@
 import numpy as np
 
-from embtune_core.models import fingerprint, load_model, summarize
+from embtune_core.core.models import fingerprint, load_model, summarize
 
 
 def test_tiny_model_encodes_normalised_vectors(tiny_model):

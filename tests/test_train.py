@@ -3,7 +3,7 @@ import json
 import polars as pl
 import pytest
 
-from embtune_core.errors import ConfigError, InputError
+from embtune_core.core.errors import ConfigError, InputError
 from embtune_core.train import TrainConfig, TrainState, diagnose, load_pairs, prepare, train
 
 
@@ -66,14 +66,14 @@ def test_validation_split_keeps_query_twins_together(sample_project):
     pairs = sample_pairs(sample_project)
     twins = pairs.with_columns(pl.col("query").str.to_uppercase() + "!")
     tr, va = split_validation(pl.concat([pairs, twins]), fraction=0.2, seed=1)
-    from embtune_core.text import normalize_query
+    from embtune_core.core.text import normalize_query
 
     assert not {normalize_query(q) for q in tr["query"]} & {normalize_query(q) for q in va["query"]}
     assert 0.1 < va.height / (tr.height + va.height) < 0.3
 
 
 def test_training_feeds_only_text_columns_with_no_duplicates(sample_project, tiny_model_dir, tmp_path):
-    from embtune_core.models import load_model
+    from embtune_core.core.models import load_model
     from embtune_core.train import build_trainer
 
     cfg = TrainConfig(base_model=str(tiny_model_dir), output_dir=str(tmp_path / "run"), batch_size=8,

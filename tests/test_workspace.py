@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from embtune_core.errors import WorkspaceError
-from embtune_core.workspace import Workspace, atomic_path, hash_file, write_json
+from embtune_core.core.errors import WorkspaceError
+from embtune_core.core.workspace import Workspace, atomic_path, hash_file, write_json
 
 
 def test_atomic_write_leaves_target_untouched_on_failure(tmp_path):

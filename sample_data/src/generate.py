@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT.parent))
 
 import bm25s  # noqa: E402
 
-from embtune_core.sources import load_docs, load_eval_set  # noqa: E402
+from embtune_core.core.sources import load_docs, load_eval_set  # noqa: E402
 
 SEED = 20261127
 HOST = "https://help.ledgerline.app"

@@ -2,7 +2,7 @@
 
 THIS IS SIMULATED TRAFFIC, NOT REAL. Fourteen days (from 2026-11-28) of about 6,000 help-center searches
 by about 900 users; 10% of users are bucketed into the candidate arm with
-``embtune_core.abtest.assign(user, salt="ledgerline-ab-1", share=0.10)``. Live searches are served by the
+``embtune_core.ship.abtest.assign(user, salt="ledgerline-ab-1", share=0.10)``. Live searches are served by the
 collection ``minilm_base`` (base all-MiniLM-L6-v2), candidate searches by ``tuned_20261127`` (the model
 trained with embtune's defaults). Queries, and the article each user was after, are drawn from
 ``signals/search_log.jsonl``. The arm effects are SIMULATED: offline, the tuned model raised MRR@10 from
@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT.parent))
 
-from embtune_core.abtest import assign  # noqa: E402
+from embtune_core.ship.abtest import assign  # noqa: E402
 
 SEED = 20261128
 SALT = "ledgerline-ab-1"

@@ -1,0 +1,182 @@
+"""A project: its config, its sources loaded once, and its workspace.
+
+``open_project("sample_data/embtune.toml")`` is what every notebook and CLI command starts from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+
+import polars as pl
+
+from .config import ProjectConfig, load_config
+from .errors import ConfigError
+from .sources import (
+    Corpus,
+    EvalSet,
+    LoadReport,
+    load_complaints,
+    load_docs,
+    load_eval_set,
+    load_llm_queries,
+    load_search_log,
+    load_tickets,
+)
+from .workspace import Workspace, hash_file
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_PROJECT = REPO_ROOT / "sample_data" / "embtune.toml"
+
+
+def default_project_path() -> Path:
+    """``$EMBTUNE_PROJECT`` if set, else the sample project shipped in the repository."""
+    return Path(os.environ.get("EMBTUNE_PROJECT") or SAMPLE_PROJECT)
+
+
+class Project:
+    """Config + lazily loaded sources + workspace of one ``embtune.toml``."""
+
+    def __init__(self, config: ProjectConfig):
+        self.config = config
+        self.workspace = Workspace(config.resolve(config.workspace))
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @functools.cached_property
+    def corpus(self) -> Corpus:
+        d = self.config.docs
+        return load_docs(self.config.resolve(d.path), d.format, split=d.split_sections,
+                         split_min_words=d.split_min_words)
+
+    @functools.cached_property
+    def eval_set(self) -> EvalSet:
+        return load_eval_set(self.config.resolve(self.config.eval.path), self.corpus, kind=self.config.eval.kind)
+
+    @functools.cached_property
+    def complaints(self) -> EvalSet | None:
+        p = self.config.resolve(self.config.eval.complaints)
+        return load_complaints(p, self.corpus) if p else None
+
+    @functools.cached_property
+    def _search_log(self) -> tuple[pl.DataFrame, LoadReport] | None:
+        c = self.config.search_log
+        p = self.config.resolve(c.path)
+        return load_search_log(p, c.fields, self.corpus, fmt=c.format, max_bad_share=c.max_bad_share) if p else None
+
+    @property
+    def search_log(self) -> pl.DataFrame | None:
+        return self._search_log[0] if self._search_log else None
+
+    @functools.cached_property
+    def _tickets(self) -> tuple[pl.DataFrame, LoadReport] | None:
+        c = self.config.tickets
+        p = self.config.resolve(c.path)
+        return load_tickets(p, c.fields, self.corpus, fmt=c.format, max_bad_share=c.max_bad_share) if p else None
+
+    @property
+    def tickets(self) -> pl.DataFrame | None:
+        return self._tickets[0] if self._tickets else None
+
+    def load_reports(self) -> list[LoadReport]:
+        return [r for _, r in filter(None, (self._search_log, self._tickets))]
+
+    @functools.cached_property
+    def llm_queries(self) -> pl.DataFrame | None:
+        """Cached LLM-generated queries (``doc_id``, ``query``), when the project ships or made some."""
+        p = self.config.resolve(self.config.llm.cache)
+        return load_llm_queries(p) if p and p.exists() else None
+
+    def input_hashes(self) -> dict[str, str]:
+        """Current hashes of the project's inputs, for :meth:`Workspace.status`."""
+        out = {"docs": hash_file(self.config.resolve(self.config.docs.path))[:16],
+               "config": self.config.hash()}
+        for key, rel in (("search_log", self.config.search_log.path), ("tickets", self.config.tickets.path),
+                         ("llm", self.config.llm.cache)):
+            p = self.config.resolve(rel)
+            if p and p.exists():
+                out[key] = hash_file(p)[:16]
+        eval_path = self.config.resolve(self.config.eval.path)
+        if eval_path and eval_path.exists():
+            # the hash artifacts record (baseline, pairs, runs): the eval set as loaded
+            out["eval"] = self.eval_set.sha256
+        return out
+
+    def runs(self) -> list[Path]:
+        """Training runs with a saved model (``workspace/runs/<id>``), newest first."""
+        root = self.workspace.path("runs")
+        found = [p for p in root.glob("*") if (p / "modules.json").exists()] if root.is_dir() else []
+        return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+    def stale(self):
+        return self.workspace.status(self.input_hashes())
+
+    def stale_markdown(self) -> str:
+        """The banner every notebook shows when an input changed since an artifact was made ("" if none)."""
+        stale = self.stale()
+        return ("**Stale artifacts:** " + "; ".join(f"`{s.name}`: {s.reason}" for s in stale)) if stale else ""
+
+    def embedding_cache(self):
+        from .embeddings import EmbeddingCache
+
+        return EmbeddingCache(self.workspace.path("cache", "embeddings"))
+
+    def load_base_model(self):
+        """The configured base model with the project's max length and query/document prompts."""
+        from .models import load_model
+
+        m = self.config.model
+        return load_model(m.base, max_seq_length=m.max_seq_length,
+                          prompts={"query": m.query_prompt, "document": m.document_prompt})
+
+    def base_encoder(self, model=None):
+        """An :class:`~embtune_core.embeddings.Encoder` over the base model and the workspace's cache."""
+        from .embeddings import Encoder
+
+        return Encoder(model or self.load_base_model(), self.embedding_cache(), batch_size=self.config.model.batch_size)
+
+    def info(self, *, with_model: bool = True) -> dict:
+        """Sizes of everything the project holds, and the resolved base model with its fingerprint."""
+        log, tickets, llm = self.search_log, self.tickets, self.llm_queries
+        out = {
+            "project": self.name,
+            "docs": self.corpus.docs.height,
+            "sections": self.corpus.sections.height,
+            "searches": log.height if log is not None else 0,
+            "sessions": log["session_id"].n_unique() if log is not None else 0,
+            "tickets": tickets.height if tickets is not None else 0,
+            "llm_queries": llm.height if llm is not None else 0,
+            "eval_queries": len(self.eval_set),
+            "eval_kind": self.eval_set.kind,
+            "eval_hash": self.eval_set.sha256,
+            "complaints": len(self.complaints) if self.complaints else 0,
+            "skipped": {r.path: {"bad_lines": len(r.bad_lines), "unknown_doc_refs": len(r.unknown_doc_refs)}
+                        for r in self.load_reports()},
+        }
+        if with_model:
+            from .models import resolve_model, summarize
+
+            m = self.config.model
+            s = summarize(self.load_base_model(), m.base)
+            out["base_model"] = {"name": m.base, "resolved": resolve_model(m.base), "fingerprint": s.fingerprint,
+                                 "dim": s.dim, "max_seq_length": s.max_seq_length}
+        return out
+
+
+def open_project(path: str | Path | None = None) -> Project:
+    """Load a project file (default: :func:`default_project_path`). Raises :class:`ConfigError`.
+
+    ``$EMBTUNE_WORKSPACE``, when set, replaces the workspace folder (tests and CI use it to keep the
+    repository clean).
+    """
+    p = Path(path) if path else default_project_path()
+    if not p.exists():
+        raise ConfigError(f"{p}: project file not found")
+    cfg = load_config(p)
+    if os.environ.get("EMBTUNE_WORKSPACE"):
+        cfg = dataclasses.replace(cfg, workspace=os.environ["EMBTUNE_WORKSPACE"])
+    return Project(cfg)

@@ -1,0 +1,71 @@
+"""The plumbing every notebook shares: open the project or stop with the message, the stale-artifact
+banner, and the "Export report" controls. The only module of embtune that imports marimo; the logic it
+calls lives in the step packages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import marimo as mo
+
+from .core.errors import EmbtuneError
+from .core.project import Project
+from .core.project import open_project as _open_project
+
+
+def cli_arg(name: str):
+    """A ``--name value`` given after the notebook's path (``python 04_train.py --train 1``), or ``None``
+    (also when a cell runs outside a notebook run, as ``cell.run()`` in tests)."""
+    from marimo._runtime.context.types import ContextNotInitializedError
+
+    try:
+        return mo.cli_args().get(name)
+    except ContextNotInitializedError:
+        return None
+
+
+def open_project(*load: str) -> Project:
+    """The project of ``--project`` (else ``$EMBTUNE_PROJECT``, else the sample), with the named inputs
+    (``"corpus"``, ``"eval_set"``) loaded now. A bad project stops the cell with its one-line message."""
+    try:
+        project = _open_project(cli_arg("project"))
+        for name in load:
+            getattr(project, name)
+    except EmbtuneError as e:
+        mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {e}"), kind="danger"))
+    return project
+
+
+def stale_banner(project: Project):
+    """A warning that lists the artifacts whose inputs changed since they were made (nothing if none)."""
+    text = project.stale_markdown()
+    return mo.callout(mo.md(text), kind="warn") if text else mo.md("")
+
+
+def report_controls(holds: str):
+    """The "Share the results" widgets: (export button, include-examples box, scrub box, their layout).
+    ``holds`` says which run the report shows."""
+    examples = mo.ui.checkbox(value=True, label="include example queries and titles")
+    redact = mo.ui.checkbox(value=True, label="scrub personal data (emails, phones, names)")
+    button = mo.ui.run_button(label="Export report")
+    view = mo.vstack([mo.md("## Share the results\n\nOne HTML file that renders offline, with no code, scripts or "
+                            f"network (a `marimo export html` file needs internet to show anything). {holds}"),
+                      mo.hstack([examples, redact, button], justify="start", gap=2)])
+    return button, examples, redact, view
+
+
+def export_report(project: Project, label: str, button, examples, redact, *, run: str | Path | None = None):
+    """Write the report when ``button`` was pressed and offer it for download (stops the cell otherwise)."""
+    from .report import report_path, write_report
+
+    mo.stop(not button.value)
+    try:
+        with mo.status.spinner(title="Writing the report (embeddings come from the cache)"):
+            path = write_report(project, report_path(project, label), run=run, include_examples=examples.value,
+                                redact=redact.value)
+    except EmbtuneError as e:
+        mo.stop(True, mo.callout(mo.md(f"**No report.** {e}"), kind="danger"))
+    return mo.vstack([mo.callout(mo.md(f"Wrote `{path}`"), kind="success"),
+                      mo.download(path.read_bytes(), filename=path.name, mimetype="text/html",
+                                  label="Download the report")])

@@ -1,0 +1,20 @@
+"""Step 4 · fine-tune (notebook ``04_train``).
+
+- :mod:`.run`: the project-level API: :func:`plan` a run, :func:`train_run` it (recorded in the manifest).
+- :mod:`.data`: read pairs, the grouped validation split, general-domain mix, hard negatives.
+- :mod:`.trainer`: the sentence-transformers Trainer, live :class:`TrainState`, ETA, diagnostics.
+- :mod:`.card`: the model card, without training examples.
+
+The settings, :class:`~embtune_core.core.config.TrainConfig`, live with the other tables of
+``embtune.toml`` in :mod:`embtune_core.core.config` (``[train]``).
+"""
+
+from ..core.config import TrainConfig
+from .card import write_model_card
+from .data import TrainData, load_pairs, prepare, split_validation
+from .run import Run, TrainPlan, new_run_id, plan, train_run
+from .trainer import TrainResult, TrainState, build_trainer, diagnose, estimate_seconds, train
+
+__all__ = ["Run", "TrainConfig", "TrainData", "TrainPlan", "TrainResult", "TrainState", "build_trainer", "diagnose",
+           "estimate_seconds", "load_pairs", "new_run_id", "plan", "prepare", "split_validation", "train",
+           "train_run", "write_model_card"]

@@ -1,0 +1,130 @@
+"""Step 4 for a project: plan a run, train it, record it. Called alike by notebook 04, ``embtune train``
+and ``embtune run``, so the three build the same settings and the same validation split.
+
+:func:`plan` resolves everything a run needs: the pairs (the workspace's ``pairs.jsonl`` by default),
+the corpus, the settings (``[train]`` of the project, then overrides, then :meth:`TrainConfig.defaults`
+for the rest; the general-domain mix from ``[general] pairs``) and the base model's encoder, which groups
+near-duplicate queries when the validation split is drawn. :func:`train_run` trains the plan into
+``runs/<id>/`` and records the run in the workspace manifest, whoever started it.
+
+Without a project (``embtune train --pairs P --out D [--corpus C]``) the same two functions run on the
+given files, with the base model's encoder (uncached) and no manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from ..core.config import TrainConfig
+from ..core.errors import WorkspaceError
+from ..core.models import DEFAULT_MODEL, load_model
+from ..core.project import Project
+from ..core.sources import Corpus
+from ..core.workspace import hash_file, write_json
+from .data import load_pairs
+from .trainer import TrainResult, TrainState, train
+
+#: The settings a run summary shows (the full config is in ``run.json``).
+SHOWN_SETTINGS = ("epochs", "batch_size", "learning_rate", "max_seq_length", "hard_negatives", "general_share",
+                  "precision", "loss")
+
+
+def new_run_id() -> str:
+    """``YYYYmmdd-HHMMSS`` (UTC): the folder name of a run under ``runs/``."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """Everything one training run needs, resolved (see :func:`plan`)."""
+
+    pairs: pl.DataFrame
+    pairs_path: Path
+    corpus: Corpus
+    config: TrainConfig
+    #: The base model behind the workspace's embedding cache: groups near-duplicate queries in the split.
+    encoder: object
+    project: Project | None = None
+
+    def with_output(self, output_dir: str | Path) -> TrainPlan:
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, output_dir=str(output_dir)))
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished (or stopped) training run."""
+
+    run_id: str
+    path: Path
+    config: TrainConfig
+    result: TrainResult
+
+    def summary(self) -> dict:
+        return {"run": self.run_id, **self.result.summary(),
+                "config": {k: getattr(self.config, k) for k in SHOWN_SETTINGS}}
+
+
+def plan(project: Project | None, overrides: dict | None = None, *, pairs: str | Path | None = None,
+         corpus: Corpus | None = None, base_model: str | None = None, output_dir: str | Path | None = None,
+         log: Callable[[str], None] = print) -> TrainPlan:
+    """Resolve a run's inputs and settings. ``overrides`` are :class:`TrainConfig` fields (CLI flags, the
+    notebook form) on top of the project's ``[train]`` table."""
+    from ..core.embeddings import Encoder
+
+    if project is None and corpus is None:
+        raise WorkspaceError("training needs a corpus: give a project or a corpus")
+    corpus = corpus if corpus is not None else project.corpus
+    pairs_path = Path(pairs) if pairs else project.workspace.path("pairs.jsonl") if project else None
+    if pairs_path is None:
+        raise WorkspaceError("no pairs file given")
+    if not pairs_path.exists() and pairs is None:
+        raise WorkspaceError(f"{pairs_path}: no pairs yet; export them in step 2 (`embtune pairs export`)")
+    frame = load_pairs(pairs_path, corpus)
+    over = dict(overrides or {})
+    if project is not None:
+        general = project.config.resolve(project.config.general.pairs)
+        if general and "general_pairs" not in over:
+            over["general_pairs"] = str(general)
+        model_name = base_model or project.config.model.base
+        model = project.load_base_model() if model_name == project.config.model.base else load_model(model_name)
+        encoder = Encoder(model, project.embedding_cache(), batch_size=project.config.model.batch_size)
+        table = project.config.train
+    else:
+        model_name = base_model or DEFAULT_MODEL
+        encoder, table = Encoder(load_model(model_name)), None
+    config = TrainConfig.defaults(frame.height, table=table, base_model=model_name,
+                                  output_dir=str(output_dir or ""), **over)
+    return TrainPlan(pairs=frame, pairs_path=pairs_path, corpus=corpus, config=config, encoder=encoder,
+                     project=project)
+
+
+def train_run(p: TrainPlan, *, state: TrainState | None = None, resume: bool = False, started_by: str = "api",
+              log: Callable[[str], None] = print) -> Run:
+    """Train ``p`` into its output folder (a new ``runs/<id>/`` of the project when none was set) and, in a
+    project, record the run in the manifest with its inputs."""
+    if not p.config.output_dir:
+        if p.project is None:
+            raise WorkspaceError("no output folder for the run")
+        p = p.with_output(p.project.workspace.path("runs", new_run_id()))
+    out = Path(p.config.output_dir)
+    result = train(p.pairs, p.corpus, p.config, state=state, resume=resume, encoder=p.encoder, log=log)
+    run = Run(run_id=out.name, path=out, config=p.config, result=result)
+    record = {"run": run.run_id, "started_by": started_by, "config": dataclasses.asdict(p.config),
+              "pairs": str(p.pairs_path), "pairs_sha256": hash_file(p.pairs_path), **result.summary()}
+    write_json(out / "run.json", record)
+    if p.project is not None:
+        ws = p.project.workspace
+        inputs = {"docs": p.project.input_hashes()["docs"]}
+        pairs_rec = ws.get("pairs")
+        if pairs_rec is not None and ws.path(pairs_rec.path).resolve() == p.pairs_path.resolve():
+            inputs["artifact:pairs"] = pairs_rec.sha256
+        ws.record(f"run:{run.run_id}", out / "run.json", inputs=inputs,
+                  config_hash=p.project.config.hash("train", "model"),
+                  extra={"started_by": started_by, "steps": result.steps})
+    return run

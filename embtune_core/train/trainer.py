@@ -1,0 +1,259 @@
+"""The sentence-transformers Trainer, set up the way the tutorial's "common errors" ask.
+
+- the ``NO_DUPLICATES`` batch sampler: a duplicate query or positive in a batch is a false negative;
+- checkpoints are chosen by MRR@10 of an IR evaluator running the validation queries over the full
+  corpus (the tutorial selects on the set it reports: a leak);
+- fp16/bf16 only on CUDA; warmup as a float ``warmup_steps`` (transformers 5); resume from the last
+  checkpoint; a Stop that ends cleanly (:class:`TrainState`);
+- every saved model card (final and per checkpoint) rewritten without training samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ..core.config import TrainConfig
+from ..core.models import cuda_available
+from ..core.sources import Corpus
+from .card import write_model_card
+from .data import TrainData, prepare
+
+
+@dataclass
+class TrainState:
+    """Live state a notebook or CLI can watch and steer."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    val_mrr: list[tuple[int, float]] = field(default_factory=list)
+    step: int = 0
+    total_steps: int = 0
+    started: float = 0.0
+    on_update: Callable[[TrainState], None] | None = None
+
+    def eta_seconds(self) -> float | None:
+        if self.step == 0:
+            return None
+        return (time.perf_counter() - self.started) / self.step * (self.total_steps - self.step)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: str
+    best_checkpoint: str | None
+    steps: int
+    seconds: float
+    losses: list[tuple[int, float]]
+    val_mrr: list[tuple[int, float]]
+    stats: dict
+    stopped_early: bool
+    warnings: list[str]
+
+    def summary(self) -> dict:
+        return {"output_dir": self.output_dir, "best_checkpoint": self.best_checkpoint, "steps": self.steps,
+                "seconds": round(self.seconds, 1), "final_loss": self.losses[-1][1] if self.losses else None,
+                "best_val_mrr@10": max((m for _, m in self.val_mrr), default=None), "stopped_early": self.stopped_early,
+                "warnings": self.warnings, **{k: v for k, v in self.stats.items() if k != "per_source"}}
+
+
+def _callback(state: TrainState):
+    from transformers import TrainerCallback
+
+    class Watch(TrainerCallback):
+        def on_train_begin(self, args, st, control, **kw):
+            state.total_steps = st.max_steps
+            state.started = time.perf_counter()
+
+        def on_step_end(self, args, st, control, **kw):
+            state.step = st.global_step
+            if state.on_update:
+                state.on_update(state)
+            if state.stop.is_set():  # Stop: end cleanly after this step and keep it as a checkpoint
+                control.should_save = True
+                control.should_training_stop = True
+
+        def on_log(self, args, st, control, logs=None, **kw):
+            logs = logs or {}
+            if "loss" in logs:
+                state.losses.append((st.global_step, float(logs["loss"])))
+            for k, v in logs.items():
+                if k.startswith("eval_") and k.endswith("mrr@10"):
+                    state.val_mrr.append((st.global_step, float(v)))
+            if state.on_update:
+                state.on_update(state)
+
+        def on_save(self, args, st, control, **kw):
+            ckpt = Path(args.output_dir) / f"checkpoint-{st.global_step}"
+            if ckpt.exists():
+                write_model_card(ckpt, {"note": "intermediate checkpoint", "step": st.global_step})
+
+    return Watch()
+
+
+def diagnose(losses: list[tuple[int, float]], val_mrr: list[tuple[int, float]]) -> list[str]:
+    """The tutorial's "common errors", detected in the loss and validation curves."""
+    out = []
+    early = [v for s, v in losses if s <= 50]
+    if early and min(early) < 0.02:
+        out.append("Loss went to ~0 in the first 50 steps: the pairs are too easy (positives nearly identical to "
+                   "queries, e.g. titles used as both). Add harder pairs or mine queries from real logs.")
+    vals = [v for _, v in losses]
+    for i in range(5, len(vals)):
+        window = sorted(vals[i - 5:i])[2]
+        if vals[i] > 3 * window and vals[i] - window > 0.5:
+            out.append(f"Loss spiked at step {losses[i][0]} ({vals[i]:.2f} vs ~{window:.2f}): batch too small or "
+                       "learning rate too high. Increase the batch size first (cached_mnrl keeps memory bounded).")
+            break
+    if len(val_mrr) >= 2:
+        best = max(m for _, m in val_mrr)
+        if val_mrr[-1][1] < best - 0.02:
+            out.append(f"Validation MRR@10 regressed from {best:.3f} to {val_mrr[-1][1]:.3f}: overfitting. The best "
+                       "checkpoint is kept; consider fewer epochs or mixing in general-domain pairs.")
+    return out
+
+
+def build_trainer(model, data: TrainData, corpus: Corpus, config: TrainConfig, state: TrainState):
+    """A ``SentenceTransformerTrainer`` with only the loss's text columns, NO_DUPLICATES batches and
+    checkpoint selection by validation MRR@10 over the full corpus."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+    from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
+        MultipleNegativesRankingLoss,
+    )
+
+    text_cols = ["anchor", "positive"] + sorted(c for c in data.train.columns if c.startswith("negative_"))
+    train_ds = Dataset.from_dict({c: data.train[c].to_list() for c in text_cols})
+    units, unit_docs = corpus.unit_texts(), corpus.unit_doc_ids()
+    corpus_map = {f"u{i}": t for i, t in enumerate(units)}
+    by_doc: dict[str, set[str]] = {}
+    for i, d in enumerate(unit_docs):
+        by_doc.setdefault(d, set()).add(f"u{i}")
+    queries, relevant = {}, {}
+    for i, (a, d) in enumerate(data.val.select("anchor", "doc_id").iter_rows()):
+        queries[f"v{i}"] = a
+        relevant[f"v{i}"] = by_doc.get(d, set())
+    evaluator = InformationRetrievalEvaluator(queries, corpus_map, relevant, name="val", mrr_at_k=[10],
+                                              ndcg_at_k=[10], accuracy_at_k=[1, 5], precision_recall_at_k=[5],
+                                              map_at_k=[10], write_csv=False, batch_size=64)
+    if config.loss == "cached_mnrl":
+        loss = CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
+    else:
+        loss = MultipleNegativesRankingLoss(model)
+    steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
+    total = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
+    every = config.checkpoint_steps or max(1, min(steps_per_epoch, total // 3 or 1))
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(Path(config.output_dir) / "checkpoints"), num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio, fp16=config.precision == "fp16", bf16=config.precision == "bf16",
+        batch_sampler=BatchSamplers.NO_DUPLICATES, eval_strategy="steps", eval_steps=every,
+        save_strategy="steps", save_steps=every, save_total_limit=2, load_best_model_at_end=True,
+        metric_for_best_model="eval_val_cosine_mrr@10", greater_is_better=True,
+        logging_steps=max(1, min(config.logging_steps, total // 10)), seed=config.seed, data_seed=config.seed, report_to="none",
+        use_cpu=not cuda_available(), dataloader_num_workers=0, disable_tqdm=True)
+    if getattr(model, "model_card_data", None) is not None:
+        # a non-empty widget list stops sentence-transformers copying training rows into the card
+        model.model_card_data.widget = [{"text": "embtune writes its own model card"}]
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_ds, loss=loss,
+                                         evaluator=evaluator, callbacks=[_callback(state)])
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # progress goes through TrainState, not stdout
+    return trainer, total
+
+
+def estimate_seconds(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, steps: int = 2) -> float:
+    """Seconds a run will take, from timing a few real optimizer steps (forward, backward, update) on
+    batches of the real pairs, plus the hard-negative mining pass (an encode of queries and units)."""
+    import torch
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from ..core.models import load_model
+
+    model = load_model(config.base_model, max_seq_length=config.max_seq_length)
+    model.train()
+    loss = MultipleNegativesRankingLoss(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    bs = min(config.batch_size, pairs.height)
+    units = corpus.unit_texts()
+    rng = random.Random(0)
+    cols = [pairs["query"].head(bs).to_list(), pairs["positive"].head(bs).to_list()]
+    cols += [[units[rng.randrange(len(units))] for _ in range(bs)] for _ in range(config.hard_negatives)]
+    per_step = []
+    for i in range(steps + 1):  # the first step warms up allocators and is not counted
+        t = time.perf_counter()
+        feats = [model.preprocess(c) for c in cols]
+        value = loss(feats, None)
+        value.backward()
+        opt.step()
+        opt.zero_grad()
+        if i:
+            per_step.append(time.perf_counter() - t)
+    train_rows = pairs.height * (1 - config.val_fraction) * (1 + config.general_share)
+    total_steps = config.max_steps if config.max_steps > 0 else math.ceil(train_rows / config.batch_size * config.epochs)
+    step_s = sorted(per_step)[len(per_step) // 2]
+    mining = 0.0
+    if config.hard_negatives:
+        t = time.perf_counter()
+        with torch.no_grad():
+            model.eval()
+            model.encode(units[:64] + pairs["query"].head(64).to_list(), batch_size=64)
+        mining = (time.perf_counter() - t) / 128 * (len(units) + pairs.height)
+    return step_s * total_steps + mining
+
+
+def train(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, state: TrainState | None = None,
+          resume: bool = False, encoder=None, log: Callable[[str], None] = print, card_info: dict | None = None
+          ) -> TrainResult:
+    """Fine-tune ``config.base_model`` on ``pairs`` (query, positive, doc_id[, source])."""
+    from transformers import set_seed
+
+    from ..core.models import load_model
+
+    state = state or TrainState()
+    set_seed(config.seed)
+    model = load_model(config.base_model, max_seq_length=config.max_seq_length)
+    data = prepare(pairs, corpus, config, model=model if config.hard_negatives else None, encoder=encoder, log=log)
+    trainer, total = build_trainer(model, data, corpus, config, state)
+    log(f"training: {data.stats['train']} pairs ({data.stats.get('general_pairs', 0)} general), "
+        f"{data.stats['val']} validation, {total} steps of {config.batch_size}")
+    out = Path(config.output_dir)
+    last = None
+    if resume:
+        ckpts = sorted((out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        last = str(ckpts[-1]) if ckpts else None
+        log(f"resuming from {last}" if last else "no checkpoint to resume from: starting fresh")
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - t0
+    final = out  # ``SentenceTransformer(output_dir)`` loads the best model
+    model.save(str(final))
+    warnings = diagnose(state.losses, state.val_mrr)
+    info = {"base_model": config.base_model, "pairs_per_source": data.stats.get("per_source", {}),
+            "train_pairs": data.stats["train"], "validation_pairs": data.stats["val"],
+            "general_pairs": data.stats.get("general_pairs", 0), "config": dataclasses.asdict(config),
+            "best_validation_mrr@10": max((m for _, m in state.val_mrr), default=None), **(card_info or {})}
+    write_model_card(final, info)
+    for ckpt in (out / "checkpoints").glob("checkpoint-*"):
+        write_model_card(ckpt, {"note": "intermediate checkpoint", "base_model": config.base_model})
+    (out / "train_log.json").write_text(json.dumps({"losses": state.losses, "val_mrr@10": state.val_mrr,
+                                                   "stats": data.stats, "warnings": warnings}, indent=1))
+    return TrainResult(output_dir=str(final), best_checkpoint=trainer.state.best_model_checkpoint,
+                       steps=trainer.state.global_step, seconds=seconds, losses=list(state.losses),
+                       val_mrr=list(state.val_mrr), stats=data.stats, stopped_early=state.stop.is_set(),
+                       warnings=warnings)
+
