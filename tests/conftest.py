@@ -81,3 +81,29 @@ def tiny_project(tmp_path, tiny_model_dir):
     path = tmp_path / "embtune.toml"
     path.write_text(text)
     return path
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run ``embtune ARGS`` in this process (``main([...])``); returns returncode, stdout and stderr.
+
+    ``env`` (a dict) sets or, with ``None`` values, removes environment variables for the call."""
+    from types import SimpleNamespace
+
+    from embtune_core.cli import main
+
+    def run(*args, env: dict | None = None):
+        for k, v in (env or {}).items():
+            if v is None:
+                monkeypatch.delenv(k, raising=False)
+            else:
+                monkeypatch.setenv(k, str(v))
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse refusing the arguments
+            code = e.code
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+    return run

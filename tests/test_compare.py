@@ -51,14 +51,12 @@ def test_eyeball_and_map_on_the_sample(sample_project, tiny_model):
     assert set(m["kind"]) == {"query", "article"} and m.filter(pl.col("kind") == "query").height == 20
 
 
-def test_compare_cli_and_notebook_05(tiny_project, tiny_model_dir, tmp_path):
+def test_compare_cli_and_notebook_05(tiny_project, tiny_model_dir, tmp_path, cli):
     from conftest import REPO, SAMPLE
 
     run = tmp_path / "ws" / "runs" / "r1"
     shutil.copytree(tiny_model_dir, run)
-    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "compare", "--base", str(tiny_model_dir), "--tuned",
-                        str(run), "--eval-dir", str(SAMPLE / "eval"), "--json"], capture_output=True, text=True,
-                       timeout=600)
+    p = cli("compare", "--base", tiny_model_dir, "--tuned", run, "--eval-dir", SAMPLE / "eval", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["tie"] == out["n_queries"] == 175 and out["win"] == out["loss"] == 0

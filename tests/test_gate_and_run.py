@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 
@@ -46,10 +45,8 @@ def test_gate_fails_when_a_complaint_loses_its_top3_article():
 
 
 @pytest.mark.slow
-def test_embtune_run_end_to_end_with_a_tiny_model(tiny_project, tmp_path):
-    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "run", "--project", str(tiny_project),
-                        "--max-steps", "6", "--json"], capture_output=True, text=True, timeout=900,
-                       env={k: v for k, v in os.environ.items() if k != "EMBTUNE_WORKSPACE"})
+def test_embtune_run_end_to_end_with_a_tiny_model(tiny_project, tmp_path, cli):
+    p = cli("run", "--project", tiny_project, "--max-steps", "6", "--json", env={"EMBTUNE_WORKSPACE": None})
     assert p.returncode in (0, 7), p.stderr  # 7: the gate said no (a random tiny model may regress)
     out = json.loads(p.stdout)
     assert set(out["gate"]) == {"passed", "reasons"} and out["train"]["steps"] == 6
@@ -60,7 +57,7 @@ def test_embtune_run_end_to_end_with_a_tiny_model(tiny_project, tmp_path):
     assert SentenceTransformer(str(run_dir), device="cpu").encode(["x"]).shape == (1, 32)
 
 
-def test_train_cli_with_the_tutorials_pairs_format(tmp_path, tiny_model_dir):
+def test_train_cli_with_the_tutorials_pairs_format(tmp_path, tiny_model_dir, cli):
     from conftest import SAMPLE
 
     docs = [json.loads(line) for line in (SAMPLE / "eval" / "corpus.jsonl").read_text().splitlines()]
@@ -68,19 +65,16 @@ def test_train_cli_with_the_tutorials_pairs_format(tmp_path, tiny_model_dir):
     pairs.write_text("".join(json.dumps({"query": d["title"].lower() + f" {i}", "positive": d["text"]}) + "\n"
                              for i, d in enumerate(docs)))
     out = tmp_path / "model"
-    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "train", "--pairs", str(pairs), "--model",
-                        str(tiny_model_dir), "--out", str(out), "--corpus", str(SAMPLE / "eval" / "corpus.jsonl"),
-                        "--batch-size", "8", "--max-steps", "3", "--no-hard-negatives"],
-                       capture_output=True, text=True, timeout=600)
+    p = cli("train", "--pairs", pairs, "--model", tiny_model_dir, "--out", out, "--corpus",
+            SAMPLE / "eval" / "corpus.jsonl", "--batch-size", "8", "--max-steps", "3", "--no-hard-negatives")
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 3 and summary["config"]["max_seq_length"] == 128
     from sentence_transformers import SentenceTransformer
 
     assert SentenceTransformer(str(out), device="cpu").encode(["refund"]).shape == (1, 32)
-    bad = subprocess.run([sys.executable, "-m", "embtune_core.cli", "train", "--pairs", str(pairs), "--model",
-                          str(tmp_path / "no-model"), "--out", str(tmp_path / "o"), "--corpus",
-                          str(SAMPLE / "eval" / "corpus.jsonl")], capture_output=True, text=True, timeout=300)
+    bad = cli("train", "--pairs", pairs, "--model", tmp_path / "no-model", "--out", tmp_path / "o", "--corpus",
+              SAMPLE / "eval" / "corpus.jsonl")
     assert bad.returncode == 4 and "cannot load model" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "o").exists()
 

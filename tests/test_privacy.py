@@ -1,9 +1,6 @@
 """No planted personal data from the sample tickets reaches any artifact."""
 
 import json
-import os
-import subprocess
-import sys
 
 import polars as pl
 import pytest
@@ -42,11 +39,9 @@ def test_scrub_removes_every_planted_kind():
 
 
 @pytest.mark.slow
-def test_mine_review_export_leaks_nothing(tmp_path):
-    env = {**os.environ, "EMBTUNE_WORKSPACE": str(tmp_path / "ws")}
+def test_mine_review_export_leaks_nothing(tmp_path, cli):
     for args in (["mine"], ["pairs", "export"]):
-        p = subprocess.run([sys.executable, "-m", "embtune_core.cli", *args, "--project", str(SAMPLE / "embtune.toml"),
-                            "--json"], capture_output=True, text=True, env=env, timeout=600)
+        p = cli(*args, "--project", SAMPLE / "embtune.toml", "--json", env={"EMBTUNE_WORKSPACE": tmp_path / "ws"})
         assert p.returncode == 0, p.stderr
     from embtune_core.mine_pairs.review import ReviewStore
 

@@ -309,15 +309,10 @@ def test_the_notebooks_export_button_writes_a_report(built, monkeypatch, noteboo
     assert set(built.project.workspace.path("reports").glob("*.html")) - before == {written}
 
 
-def test_the_report_command(built, tmp_path):
-    import subprocess
-    import sys
-
+def test_the_report_command(built, tmp_path, cli):
     out = tmp_path / "r.html"
-    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "report", "--project", str(built.path), "--out",
-                        str(out), "--no-examples"], capture_output=True, text=True, timeout=300)
+    p = cli("report", "--project", built.path, "--out", out, "--no-examples")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == str(out) and "left out" in out.read_text(encoding="utf-8")
-    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "report", "--project", str(built.path), "--out",
-                        str(tmp_path / "x.html"), "--run", "no-such-run"], capture_output=True, text=True, timeout=300)
+    p = cli("report", "--project", built.path, "--out", tmp_path / "x.html", "--run", "no-such-run")
     assert p.returncode == 5 and "Traceback" not in p.stderr and not (tmp_path / "x.html").exists()

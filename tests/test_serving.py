@@ -179,15 +179,10 @@ def test_minilm_int8_keeps_sample_metrics(sample_project, tmp_path):
         assert abs(a - b) <= 0.01, (k, a, b)
 
 
-def test_export_command(tiny_project, tiny_model_dir, tmp_path):
+def test_export_command(tiny_project, tiny_model_dir, tmp_path, cli):
     import json
-    import os
-    import subprocess
-    import sys
 
-    p = subprocess.run([sys.executable, "-m", "embtune_core.cli", "export", "--project", str(tiny_project), "--model",
-                        str(tiny_model_dir), "--out", str(tmp_path / "onnx"), "--json"], capture_output=True,
-                       text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    p = cli("export", "--project", tiny_project, "--model", tiny_model_dir, "--out", tmp_path / "onnx", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["parity_ok"] and out["fp32_min_cosine"] >= 0.999 and out["int8_ok"]

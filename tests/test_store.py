@@ -349,12 +349,8 @@ def test_data_folder_exposure_is_minimal(tmp_path):
         pg.release()
 
 
-def _cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "embtune_core.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-
-
-def test_cli_ship_search_promote_rollback(tiny_project, tiny_model_dir):
+def test_cli_ship_search_promote_rollback(tiny_project, tiny_model_dir, cli):
+    _cli = cli
     p = _cli("ship", "--project", str(tiny_project), "--model", str(tiny_model_dir), "--verify", "--candidate",
              "--json")
     assert p.returncode == 0, p.stderr

@@ -226,7 +226,7 @@ class AbTestConfig:
     share: float = 0.10
     #: Changing the salt reshuffles who is in which arm; keep it for the whole test.
     salt: str = "embtune-ab"
-    #: The A/B event log to analyse (see ``embtune_core.abtest`` for its schema).
+    #: The A/B event log to analyse (see ``embtune_core.ship.abtest`` for its schema).
     events: str = ""
 
     def __post_init__(self):

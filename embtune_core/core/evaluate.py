@@ -182,8 +182,8 @@ def advice(metrics: dict[str, float]) -> str:
 def encode_and_rank(encoder, corpus: Corpus, evalset: EvalSet, *, k: int = MAX_K, progress=None) -> Ranking:
     """Rank articles for every eval query with anything that has ``encode(texts, kind)``.
 
-    ``encoder`` is an :class:`~embtune_core.embeddings.Encoder` (a local model through the cache) or a
-    :class:`~embtune_core.remote.RemoteEmbedder`; both return normalised float32 vectors.
+    ``encoder`` is an :class:`~embtune_core.core.embeddings.Encoder` (a local model through the cache) or a
+    :class:`~embtune_core.core.remote.RemoteEmbedder`; both return normalised float32 vectors.
     """
     kw = {"progress": progress} if progress else {}
     units = encoder.encode(corpus.unit_texts(), "document", **kw)

@@ -134,7 +134,7 @@ class Project:
                           prompts={"query": m.query_prompt, "document": m.document_prompt})
 
     def base_encoder(self, model=None):
-        """An :class:`~embtune_core.embeddings.Encoder` over the base model and the workspace's cache."""
+        """An :class:`~embtune_core.core.embeddings.Encoder` over the base model and the workspace's cache."""
         from .embeddings import Encoder
 
         return Encoder(model or self.load_base_model(), self.embedding_cache(), batch_size=self.config.model.batch_size)

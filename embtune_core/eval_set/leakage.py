@@ -48,7 +48,7 @@ def audit(pairs: pl.DataFrame, evalset: EvalSet, *, encoder=None, threshold: flo
     """Audit ``pairs`` (columns ``query``, ``doc_id``, optional ``pair_id``/``source``) against ``evalset``.
 
     ``encoder`` (anything with ``encode(texts, kind)`` returning normalised vectors, e.g. an
-    :class:`~embtune_core.embeddings.Encoder` over the base model) enables the near-duplicate check.
+    :class:`~embtune_core.core.embeddings.Encoder` over the base model) enables the near-duplicate check.
     """
     eq_ids = list(evalset.queries)
     eq_text = [evalset.queries[q] for q in eq_ids]

@@ -51,7 +51,7 @@ class OnnxExport:
     max_seq_length: int
     dim: int
     prompts: dict[str, str]  # "query" / "document" -> the prompt prepended ("" for none)
-    fingerprint: str  # of the source model (embtune_core.models.fingerprint)
+    fingerprint: str  # of the source model (embtune_core.core.models.fingerprint)
     opset: int
 
     @classmethod
@@ -246,12 +246,12 @@ def _l2(v: np.ndarray) -> np.ndarray:
 
 
 class OnnxEncoder:
-    """Encodes with an export as :class:`~embtune_core.embeddings.Encoder` does with the torch model.
+    """Encodes with an export as :class:`~embtune_core.core.embeddings.Encoder` does with the torch model.
 
     ``encode(texts, kind)`` prepends the model's prompt for ``kind``, tokenizes like sentence-transformers
     (longest-in-batch padding, truncation at ``max_seq_length``, batches sorted by length), runs
     onnxruntime on the CPU and pools / normalises in numpy. It is the ``encode(texts, kind, progress=)``
-    that :func:`~embtune_core.evaluate.encode_and_rank` calls; :func:`evaluate_onnx` evaluates it.
+    that :func:`~embtune_core.core.evaluate.encode_and_rank` calls; :func:`evaluate_onnx` evaluates it.
     """
 
     def __init__(self, path_or_dir: str | Path | OnnxExport, *, variant: str = "fp32", threads: int | None = None,
@@ -300,7 +300,7 @@ class OnnxEncoder:
 
 def evaluate_onnx(encoder: OnnxEncoder, corpus: Corpus, evalset: EvalSet, *, name: str = "",
                   progress: Callable[[int, int], None] | None = None) -> EvalResult:
-    """Evaluate an export exactly as :func:`~embtune_core.evaluate.evaluate_model` evaluates a model."""
+    """Evaluate an export exactly as :func:`~embtune_core.core.evaluate.evaluate_model` evaluates a model."""
     units = _l2(encoder.encode(corpus.unit_texts(), "document", progress))  # evaluate_model always normalises
     queries = _l2(encoder.encode(list(evalset.queries.values()), "query"))
     ranking = dense_ranking(queries, units, corpus, evalset)

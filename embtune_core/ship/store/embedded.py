@@ -260,7 +260,7 @@ class EmbeddedPostgres:
             self.socket_dir.rmdir()
 
     def _spawn_watchdog(self) -> int:
-        proc = subprocess.Popen([sys.executable, "-m", "embtune_core.store.embedded", str(self.root)],
+        proc = subprocess.Popen([sys.executable, "-m", "embtune_core.ship.store.embedded", str(self.root)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True, close_fds=True)
         return proc.pid
@@ -298,5 +298,5 @@ def _alive(ident) -> bool:
         return False
 
 
-if __name__ == "__main__":  # the watchdog: python -m embtune_core.store.embedded ROOT
+if __name__ == "__main__":  # the watchdog: python -m embtune_core.ship.store.embedded ROOT
     EmbeddedPostgres(sys.argv[1]).watch()

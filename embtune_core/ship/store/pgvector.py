@@ -1,4 +1,4 @@
-"""Postgres + pgvector implementation of :class:`~embtune_core.store.VectorStore` (psycopg 3).
+"""Postgres + pgvector implementation of :class:`~embtune_core.ship.store.base.VectorStore` (psycopg 3).
 
 Layout: one table per collection, ``ec_<name>`` (unit_id, doc_id, title, text, embedding vector(dim)),
 with an HNSW cosine index; a registry ``embtune_collections``; aliases ``embtune_aliases``
