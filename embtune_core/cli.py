@@ -98,33 +98,65 @@ def cmd_info(args) -> None:
     _print(_open(args).info(with_model=not args.no_model), args.json)
 
 
-@command("eval", "Recall@k / MRR@10 of a model on an eval set",
-         arg("--model", help="model id or path (default: the project's base model)"),
+@command("init", "write a commented embtune.toml for your docs (Markdown or HTML folder, JSONL, BEIR, or a "
+                 "help-center export) and print the next commands",
+         arg("docs", help="the docs: a folder of Markdown or HTML pages, a JSONL file, a BEIR corpus.jsonl, or a "
+                          "Zendesk/Intercom JSON or JSONL export"),
+         arg("--out", help="folder to write embtune.toml in (default: the current folder); never overwrites"),
+         parents=(JSON,))
+def cmd_init(args) -> None:
+    from .init_project import scaffold
+
+    report = scaffold(args.docs, args.out)
+    if args.json:
+        _print(report.as_dict(), True)
+    else:
+        print(report.summary())
+
+
+def _beir_retriever(spec, corpus):
+    """A retriever over a BEIR folder's corpus, outside a project: its embeddings go to the user cache
+    (``$EMBTUNE_CACHE``, else ``~/.cache/embtune/embeddings``), so evaluating a model twice encodes once."""
+    from .core.embeddings import Encoder, user_cache
+    from .core.models import load_model
+    from .core.retrievers import build
+
+    cache = user_cache()
+    return build(spec, corpus, load_encoder=lambda name: Encoder(load_model(name), cache))
+
+
+@command("eval", "Recall@k / MRR@10 of a retriever (a model, bm25, or a model fused with BM25) on an eval set",
+         arg("--model", help="model id or path, or 'bm25' (default: the project's base model)"),
+         arg("--hybrid", action="store_true", help="fuse the model with BM25 (reciprocal rank fusion)"),
          arg("--eval-dir", help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels.tsv) instead of a project"),
          arg("--ci", action="store_true", help="add bootstrap 95%% confidence intervals"),
          arg("--save-baseline", action="store_true", help="save as the project's baseline (step 3)"),
          parents=(PROJECT, JSON))
 def cmd_eval(args) -> None:
-    from .core.evaluate import evaluate_model
-    from .core.models import fingerprint, load_model
+    from .core.retrievers import RetrieverSpec, evaluate_retriever
 
     if args.eval_dir and args.save_baseline:
         raise EmbtuneError("--save-baseline needs a project (--project), not --eval-dir")
+    project = None if args.eval_dir else _open(args)
+    spec = RetrieverSpec.parse(args.model or (project.config.model.base if project else DEFAULT_MODEL))
+    if args.hybrid:
+        if spec.kind == "lexical":
+            raise EmbtuneError("--hybrid fuses a model with BM25: give --model a model, not 'bm25'")
+        spec = RetrieverSpec("hybrid", spec.model)
+    if args.save_baseline and spec.kind != "dense":
+        raise EmbtuneError("--save-baseline saves the base model alone (dense); drop --hybrid / 'bm25'")
     if args.eval_dir:
-        (corpus, evalset), cache = _beir(args.eval_dir), None
-        model_name = args.model or DEFAULT_MODEL
-        model = load_model(model_name)
+        corpus, evalset = _beir(args.eval_dir)
+        retriever = _beir_retriever(spec, corpus)
     else:
-        project = _open(args)
-        corpus, evalset, cache = project.corpus, project.eval_set, project.embedding_cache()
-        model_name = args.model or project.config.model.base
-        model = project.load_base_model() if model_name == project.config.model.base else load_model(model_name)
-    res = evaluate_model(model, corpus, evalset, cache=cache, name=model_name)
+        corpus, evalset = project.corpus, project.eval_set
+        retriever = project.retriever(spec)
+    res = evaluate_retriever(retriever, corpus, evalset, name=str(spec))
     keys = ("recall@5", "recall@10", "mrr@10", "ndcg@10", "accuracy@1", "accuracy@5", "map@100")
     out = {k: round(res.metrics[k], 6) for k in keys}
-    fp = fingerprint(model)
-    out.update(n_queries=res.n_queries, n_docs=res.n_docs, model_fingerprint=fp, eval_kind=evalset.kind,
-               eval_hash=evalset.sha256)
+    fp = retriever.fingerprint
+    out.update(retriever=str(spec), n_queries=res.n_queries, n_docs=res.n_docs, model_fingerprint=fp,
+               eval_kind=evalset.kind, eval_hash=evalset.sha256)
     if args.ci:
         from .core.stats import metric_cis
 
@@ -253,18 +285,17 @@ def cmd_train(args) -> None:
     print(json.dumps(run.summary()))
 
 
-@command("compare", "base vs tuned on the same eval set: deltas with CIs, wins/losses, gate",
-         arg("--base", required=True, help="base model id or path"),
-         arg("--tuned", required=True, help="tuned model path (or another run)"),
+@command("compare", "two retrievers on the same eval set: deltas with CIs, wins/losses, gate",
+         arg("--base", required=True, help="retriever spec: a model id or path, 'bm25', or 'hybrid:<model>'"),
+         arg("--tuned", required=True, help="retriever spec, e.g. a run folder or 'hybrid:<run folder>'"),
          arg("--eval-dir", help="a BEIR folder (default: the project's eval set)"), parents=(PROJECT, JSON))
 def cmd_compare(args) -> None:
     from .compare import compare, compare_runs
-    from .core.evaluate import evaluate_model
-    from .core.models import load_model
+    from .core.retrievers import evaluate_retriever
 
     if args.eval_dir:
         corpus, evalset = _beir(args.eval_dir)
-        b, t = (evaluate_model(load_model(m), corpus, evalset, name=m) for m in (args.base, args.tuned))
+        b, t = (evaluate_retriever(_beir_retriever(s, corpus), corpus, evalset, name=s) for s in (args.base, args.tuned))
         result = compare(b, t, evalset).as_dict()
     else:
         project = _open(args)

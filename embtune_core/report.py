@@ -32,9 +32,10 @@ from .core.errors import WorkspaceError
 from .core.evaluate import EvalResult
 from .core.privacy import scrub, signature_entities
 from .core.project import Project, open_project
+from .core.retrievers import RetrieverSpec
 from .core.stats import bootstrap_ci
 from .core.workspace import write_text
-from .eval_set.evalset import cold_articles
+from .eval_set import carried_retriever, cold_articles
 
 REPORT_METRICS = ("recall@5", "mrr@10", "recall@20", "ndcg@10")
 SOURCES = {"search": "search log (satisfied clicks)", "ticket": "support tickets", "docs": "docs (titles, headings)",
@@ -70,6 +71,8 @@ class ReportData:
     shipping_error: str
     #: names and companies read off ticket sign-offs, scrubbed wherever an example text mentions them
     entities: tuple[tuple[str, str], ...]
+    #: the kind of retriever compared (and gated): ``dense`` (the model alone) or ``hybrid`` (fused with BM25)
+    retriever_kind: str = "dense"
 
 
 def _project(project: Project | str | Path | None) -> Project:
@@ -139,18 +142,18 @@ def collect(project: Project | str | Path | None = None, *, run: str | Path | No
 
     project = _project(project)
     run_dir = find_run(project, run)
-    cache = project.embedding_cache()
     base_model = project.load_base_model()
     comparison, tuned_fp, cold = None, None, cold_articles(project.corpus, project.search_log, project.tickets,
                                                           project.llm_queries)
+    carried = RetrieverSpec.parse(carried_retriever(project))  # the kind step 1 carried forward, as the gate
+    models = {project.config.model.base: base_model}
     if run_dir is not None:
-        tuned_model = load_model(str(run_dir))
-        tuned_fp = fingerprint(tuned_model)
-        comparison = compare_runs(project, base_model, tuned_model, cache=cache, cold_docs=cold)
+        tuned_fp = fingerprint(load_model(str(run_dir)))
+        comparison = compare_runs(project, carried, carried.with_model(str(run_dir)), cold_docs=cold, models=models)
         base_res, cpl = comparison.base, comparison.complaints
         complaints_base, complaints_tuned = (cpl.base, cpl.tuned) if cpl else (None, None)
     else:
-        base_res, complaints_base = evaluate_on_project(project, base_model, cache=cache, name="base")
+        base_res, complaints_base = evaluate_on_project(project, carried, name="base", models=models)
         complaints_tuned = None
     train_log = {}
     if run_dir is not None and (run_dir / "train_log.json").exists():
@@ -164,7 +167,8 @@ def collect(project: Project | str | Path | None = None, *, run: str | Path | No
         base_fingerprint=fingerprint(base_model), base=base_res, run=run_dir, tuned_fingerprint=tuned_fp,
         comparison=comparison, complaints_base=complaints_base, complaints_tuned=complaints_tuned,
         cold_docs=frozenset(cold), sources=_source_counts(project), train_log=train_log, shipping=shipping,
-        shipping_error=shipping_error, entities=tuple(sorted(entities, key=lambda kv: (-len(kv[1]), kv))))
+        shipping_error=shipping_error, entities=tuple(sorted(entities, key=lambda kv: (-len(kv[1]), kv))),
+        retriever_kind=carried.kind)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -362,7 +366,9 @@ def _summary_section(d: ReportData) -> str:
             ("corpus", f"{p.corpus.docs.height} articles ({p.corpus.sections.height} retrieval units)"),
             ("base model", f"{_model_label(cfg.model.base)} · fingerprint {d.base_fingerprint}"),
             ("tuned model", f"run {d.run.name} · fingerprint {d.tuned_fingerprint}" if d.run else
-             "none yet (baseline only)")]
+             "none yet (baseline only)"),
+            ("retriever compared", "each model fused with BM25 (reciprocal rank fusion), as step 1 chose"
+             if d.retriever_kind == "hybrid" else "each model alone (dense), as step 1 chose")]
     stats, losses = d.train_log.get("stats") or {}, d.train_log.get("losses") or []
     if stats:
         per = ", ".join(f"{k} {v}" for k, v in (stats.get("per_source") or {}).items())

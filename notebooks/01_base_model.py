@@ -10,9 +10,10 @@ with app.setup:
 
     from embtune_core import EmbtuneError
     from embtune_core import notebook as nb
-    from embtune_core.base_model import default_candidates, evaluate_candidate
-    from embtune_core.core.evaluate import advice
-    from embtune_core.core.models import summarize
+    from embtune_core.base_model import choose_retriever, default_candidates, evaluate_candidate
+    from embtune_core.core.models import fingerprint, summarize
+    from embtune_core.core.stats import interval, metric_cis
+    from embtune_core.eval_set import save_baseline
 
     #: Loaded models, shared by every cell of this session so no model is loaded twice.
     MODELS: dict = {}
@@ -86,27 +87,29 @@ def _(extra, get_added, set_added):
 @app.cell
 def _(get_added, project):
     _specs = default_candidates(project) + get_added()
-    _cache = project.embedding_cache()
-    _rows, _errors, results = [], [], []
+    _rows, _errors, results = [], [], {}
     for _spec in mo.status.progress_bar(_specs, title="Evaluating candidates", remove_on_exit=True):
         try:
-            _res = evaluate_candidate(project, _spec, models=MODELS, cache=_cache)
+            _res = evaluate_candidate(project, _spec, models=MODELS)
         except EmbtuneError as _e:
             _errors.append(f"`{_spec}`: {_e}")
             continue
-        results.append(_res)
-        _rows.append(_res.row())
+        results[_spec] = _res
+        _ci = metric_cis(_res.per_query, ("recall@5", "mrr@10"))
+        _rows.append(_res.row() | {"recall@5 95% CI": interval(*_ci["recall@5"]),
+                                   "mrr@10 95% CI": interval(*_ci["mrr@10"])})
     comparison = pl.DataFrame(_rows)
     _err = mo.callout(mo.md("**Skipped:** " + "<br>".join(_errors)), kind="warn") if _errors else mo.md("")
     mo.vstack([mo.md("## Candidates on the eval set"), _err,
                mo.ui.table(comparison, selection=None, format_mapping={
-                   c: "{:.3f}" for c in comparison.columns if c != "retriever"}, label="comparison")])
+                   c: "{:.3f}" for c, t in comparison.schema.items() if t.is_numeric()}, label="comparison")])
     return comparison, results
 
 
 @app.cell(hide_code=True)
 def _(comparison):
-    _long = comparison.unpivot(index="retriever", variable_name="metric", value_name="value").filter(
+    _long = comparison.select("retriever", "recall@5", "recall@20", "recall@100", "mrr@10").unpivot(
+        index="retriever", variable_name="metric", value_name="value").filter(
         pl.col("metric").is_in(["recall@5", "recall@20", "recall@100", "mrr@10"]))
     _chart = alt.Chart(_long).mark_bar().encode(
         x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
@@ -121,16 +124,18 @@ def _(comparison):
 
 @app.cell(hide_code=True)
 def _(project, results):
-    _base = next((r for r in results if r.name == project.config.model.base), None)
-    mo.stop(_base is None)
+    _base = project.config.model.base
+    mo.stop(_base not in results or "bm25" not in results or f"hybrid:{_base}" not in results)
+    verdict = choose_retriever(project, results)
+    save_baseline(project, results[_base], fingerprint(MODELS[_base]), verdict=verdict)
     mo.vstack([
         mo.md("## What the numbers say"),
-        mo.callout(mo.md(advice(_base.metrics)), kind="info"),
-        mo.md("The tutorial's rule: if **Recall@20 is high but Recall@5 is low**, the right article is retrieved "
-              "but ranked too low — add a re-ranker. If **Recall@20 is low**, the model does not know your "
-              "vocabulary and no re-ranker can find what was never retrieved — fine-tune the embedder (step 2 next)."),
+        mo.callout(mo.md(verdict.markdown()), kind="info"),
+        mo.md(f"Saved with the baseline: steps 5 and 6 compare and ship `{verdict.carry_forward}` in its tuned "
+              "form, against the same retriever over the base model. Differences are paired-bootstrap 95% "
+              "intervals on the same queries."),
     ])
-    return
+    return (verdict,)
 
 
 if __name__ == "__main__":

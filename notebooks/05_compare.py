@@ -9,9 +9,13 @@ with app.setup:
     import polars as pl
 
     from embtune_core import notebook as nb
-    from embtune_core.compare import compare_runs, embedding_map, eyeball, general_check
-    from embtune_core.core.embeddings import Encoder
-    from embtune_core.core.models import load_model
+    from embtune_core.compare import compare_runs, embedding_map, evaluate_on_project, eyeball, general_check
+    from embtune_core.core.retrievers import LEXICAL, RetrieverSpec
+    from embtune_core.core.stats import interval, metric_cis
+    from embtune_core.eval_set import carried_retriever
+
+    #: Loaded models, shared by every cell of this session so no model is loaded twice.
+    MODELS: dict = {}
 
 
 @app.cell(hide_code=True)
@@ -19,9 +23,11 @@ def _():
     mo.md(r"""
     # Step 5 · Re-evaluate, and eyeball base vs tuned
 
-    Aggregate metrics hide the query that got worse. Every metric below has its 95% interval and a paired
-    test; every query shows where its first relevant article ranks under both models, biggest
-    regressions first. Then the eyeball test: the complaints your team keeps hearing, side by side.
+    Compare **retrievers**, not only models: the tuned model alone, and fused with BM25, against the base
+    model, BM25 and their hybrid, on the same eval queries. Then pick the retriever that will ship: the
+    ship gate, wins and losses, and the complaints below are about that one. Every metric has its 95%
+    interval and a paired test; every query shows where its first relevant article ranks under both,
+    biggest regressions first.
     """)
     return
 
@@ -33,7 +39,8 @@ def _():
     mo.stop(not _runs, mo.callout(mo.md("No trained run yet: train one in step 4 (or `embtune run`)."), kind="warn"))
     run_options = {p.name: str(p) for p in _runs}
     cache = project.embedding_cache()
-    return cache, project, run_options
+    carried = RetrieverSpec.parse(carried_retriever(project))
+    return cache, carried, project, run_options
 
 
 @app.cell(hide_code=True)
@@ -43,23 +50,53 @@ def _(project):
 
 
 @app.cell(hide_code=True)
-def _(project, run_options):
+def _(carried, project, run_options):
     tuned_pick = mo.ui.dropdown(run_options, value=next(iter(run_options)), label="tuned run")
     base_pick = mo.ui.dropdown({"base model": project.config.model.base, **run_options}, value="base model",
                                label="compare against")
-    mo.hstack([tuned_pick, base_pick], justify="start", gap=2)
-    return base_pick, tuned_pick
+    ship_kind = mo.ui.radio({"the model alone (dense)": "dense", "the model fused with BM25 (hybrid)": "hybrid"},
+                            value=("the model fused with BM25 (hybrid)" if carried.kind == "hybrid"
+                                   else "the model alone (dense)"), label="retriever that will ship")
+    mo.vstack([mo.hstack([tuned_pick, base_pick], justify="start", gap=2), ship_kind,
+               mo.md(f"Step 1 carried `{carried}` forward.")])
+    return base_pick, ship_kind, tuned_pick
 
 
 @app.cell
-def _(base_pick, cache, project, tuned_pick):
-    _m = project.config.model
-    base_model = project.load_base_model() if base_pick.value == _m.base else load_model(base_pick.value)
-    tuned_model = load_model(tuned_pick.value)
-    base_enc, tuned_enc = Encoder(base_model, cache), Encoder(tuned_model, cache)
-    with mo.status.spinner(title="Evaluating both models (cached)"):
-        comparison = compare_runs(project, base_model, tuned_model, cache=cache)
-    return base_enc, base_model, comparison, tuned_enc, tuned_model
+def _(base_pick, project, tuned_pick):
+    _specs = {"base model": base_pick.value, "BM25": LEXICAL, "base + BM25": f"hybrid:{base_pick.value}",
+              "tuned model": tuned_pick.value, "tuned + BM25": f"hybrid:{tuned_pick.value}"}
+    _rows = []
+    with mo.status.spinner(title="Evaluating five retrievers (embeddings come from the cache)"):
+        for _name, _spec in _specs.items():
+            _r, _ = evaluate_on_project(project, _spec, models=MODELS)
+            _ci = metric_cis(_r.per_query, ("recall@5", "mrr@10"))
+            _rows.append({"retriever": _name, "recall@5": _r.metrics["recall@5"],
+                          "recall@5 95% CI": interval(*_ci["recall@5"]), "mrr@10": _r.metrics["mrr@10"],
+                          "mrr@10 95% CI": interval(*_ci["mrr@10"]), "recall@20": _r.metrics["recall@20"],
+                          "lo5": _ci["recall@5"][0], "hi5": _ci["recall@5"][1]})
+    retrievers_table = pl.DataFrame(_rows)
+    _chart = (alt.Chart(retrievers_table).mark_point(filled=True, size=80).encode(
+        x=alt.X("recall@5:Q", scale=alt.Scale(zero=False)), y=alt.Y("retriever:N", sort=list(_specs), title=None))
+              + alt.Chart(retrievers_table).mark_rule().encode(x="lo5:Q", x2="hi5:Q",
+                                                               y=alt.Y("retriever:N", sort=list(_specs))))
+    mo.vstack([mo.md("## Five retrievers on the eval set"),
+               mo.ui.table(retrievers_table.drop("lo5", "hi5"), selection=None, format_mapping={
+                   c: "{:.3f}" for c in ("recall@5", "mrr@10", "recall@20")}),
+               _chart.properties(width=480, height=150, title="Recall@5 with its 95% interval")])
+    return (retrievers_table,)
+
+
+@app.cell
+def _(base_pick, project, ship_kind, tuned_pick):
+    base_ret = project.retriever(RetrieverSpec(ship_kind.value, base_pick.value), models=MODELS)
+    tuned_ret = project.retriever(RetrieverSpec(ship_kind.value, tuned_pick.value), models=MODELS)
+    with mo.status.spinner(title="Comparing the retriever that will ship (cached)"):
+        comparison = compare_runs(project, base_ret, tuned_ret)
+    base_enc = project.retriever(base_pick.value, models=MODELS).encoder
+    tuned_enc = project.retriever(tuned_pick.value, models=MODELS).encoder
+    base_model, tuned_model = base_enc.model, tuned_enc.model
+    return base_enc, base_model, base_ret, comparison, tuned_enc, tuned_model, tuned_ret
 
 
 @app.cell(hide_code=True)
@@ -67,6 +104,7 @@ def _(comparison, project):
     _v = comparison.verdict(project.config.gate)
     _c = comparison.counts
     mo.vstack([
+        mo.md(f"## `{comparison.tuned.name}` against `{comparison.base.name}`"),
         mo.callout(mo.md(f"**Ship gate: {'PASS' if _v.passed else 'FAIL'}** — " + "; ".join(_v.reasons)),
                    kind="success" if _v.passed else "danger"),
         mo.md(f"**{_c['win']} queries improved, {_c['loss']} got worse, {_c['tie']} unchanged** "
@@ -95,9 +133,15 @@ def _(comparison):
         y=alt.Y("count()", title="queries"),
         color=alt.Color("direction:N", scale=alt.Scale(domain=["up", "down"], range=["#2ca02c", "#d62728"]),
                         legend=None)).properties(width=520, height=160)
+    _ci = {"return_dtype": pl.String}
+    _table = _m.select(
+        "metric", "base", pl.col("base_ci95").map_elements(lambda v: interval(*v), **_ci).alias("base 95% CI"),
+        "tuned", pl.col("tuned_ci95").map_elements(lambda v: interval(*v), **_ci).alias("tuned 95% CI"), "delta",
+        pl.struct("ci95_low", "ci95_high").map_elements(lambda v: interval(v["ci95_low"], v["ci95_high"]), **_ci)
+        .alias("delta 95% CI (paired)"), "p_value")
     mo.vstack([mo.md("## Metrics with 95% intervals"),
-               mo.ui.table(_m, selection=None, format_mapping={c: "{:.3f}" for c in ("base", "tuned", "delta",
-                           "ci95_low", "ci95_high")} | {"p_value": "{:.4f}"}), _metrics_chart,
+               mo.ui.table(_table, selection=None, format_mapping={c: "{:.3f}" for c in ("base", "tuned", "delta")}
+                           | {"p_value": "{:.4f}"}), _metrics_chart,
                mo.md("## Rank changes"), _hist])
     return
 
@@ -131,22 +175,22 @@ def _():
 
 
 @app.cell
-def _(base_enc, project, query_box, tuned_enc):
+def _(base_ret, project, query_box, tuned_ret):
     mo.stop(not query_box.value.strip(), mo.md("*Type a query above to see both top-5 lists.*"))
-    _side = eyeball([query_box.value.strip()], base_enc, tuned_enc, project.corpus, k=5)
+    _side = eyeball([query_box.value.strip()], base_ret, tuned_ret, project.corpus, k=5)
     mo.ui.table(_side.select("rank", "base_title", "base_score", "tuned_title", "tuned_score"), selection=None,
                 label="side by side")
     return
 
 
 @app.cell
-def _(base_enc, project, tuned_enc):
+def _(base_ret, project, tuned_ret):
     _c = project.complaints
     mo.stop(_c is None, mo.md("No complaints list in the project."))
     _pairs = project.workspace.path("pairs.jsonl")
     _train_q = pl.read_ndjson(_pairs)["query"].to_list() if _pairs.exists() else None
     _rel = {q: _c.relevant[qid] for qid, q in _c.queries.items()}
-    complaints_view = eyeball(list(_c.queries.values()), base_enc, tuned_enc, project.corpus, relevant=_rel, k=3,
+    complaints_view = eyeball(list(_c.queries.values()), base_ret, tuned_ret, project.corpus, relevant=_rel, k=3,
                               training_queries=_train_q)
     _bad = complaints_view.filter(pl.col("rank") == 1, pl.col("tuned_top_has_relevant") == False)  # noqa: E712
     _flags = [mo.callout(mo.md(f"**{r['query']}**: the tuned top 3 still holds nothing relevant. "

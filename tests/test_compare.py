@@ -42,7 +42,8 @@ def test_compare_counts_wins_losses_and_orders_regressions():
 
 def test_eyeball_and_map_on_the_sample(sample_project, tiny_model):
     enc = Encoder(tiny_model)
-    view = eyeball(["MRR churn cohort", "webhook retry policy"], enc, enc, sample_project.corpus,
+    dense = sample_project.retriever(tiny_model)
+    view = eyeball(["MRR churn cohort", "webhook retry policy"], dense, dense, sample_project.corpus,
                    relevant={"webhook retry policy": {"webhook-retries"}}, k=3,
                    training_queries=["webhook retries", "churn by month"])
     assert view.height == 6 and view["base_title"].to_list() == view["tuned_title"].to_list()

@@ -98,7 +98,8 @@ def _no_network(page: str) -> None:
 
 def test_report_has_every_section_and_the_numbers_of_compare(built):
     from embtune_core.compare import Complaints, compare, evaluate_on_project
-    from embtune_core.core.models import load_model
+    from embtune_core.core.retrievers import RetrieverSpec
+    from embtune_core.eval_set import carried_retriever
 
     page, p = built.page, built.project
     for sid in SECTIONS:
@@ -108,8 +109,9 @@ def test_report_has_every_section_and_the_numbers_of_compare(built):
     # the numbers, recomputed independently with the tuned run that `embtune run` made
     run = p.workspace.path("runs", built.metrics["run"])
     assert built.data.run == run
-    b, cb = evaluate_on_project(p, p.load_base_model(), name="base")
-    t, ct = evaluate_on_project(p, load_model(str(run)), name="tuned")
+    carried = RetrieverSpec.parse(carried_retriever(p))  # what `embtune run` gated: base and tuned of one kind
+    b, cb = evaluate_on_project(p, carried)
+    t, ct = evaluate_on_project(p, carried.with_model(str(run)))
     c = compare(b, t, p.eval_set, complaints=Complaints(cb, ct, p.complaints.relevant))
     cells = _metric_cells(page)
     assert set(cells) == {"recall@5", "mrr@10", "recall@20", "ndcg@10"}

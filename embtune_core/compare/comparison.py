@@ -11,13 +11,12 @@ gate's check of that comparison.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
 from ..core.config import GateConfig
-from ..core.evaluate import MAX_K, EvalResult, evaluate_model
-from ..core.models import load_model
+from ..core.evaluate import MAX_K, EvalResult
+from ..core.retrievers import evaluate_retriever
 from ..core.sources import EvalSet
 from ..core.stats import bootstrap_ci, paired_delta
 from .gate import Complaints, GateVerdict, check
@@ -82,38 +81,33 @@ def compare(base: EvalResult, tuned: EvalResult, evalset: EvalSet, *, cold_docs:
                       slices=_slices(b, t, per_query), complaints=complaints)
 
 
-def evaluate_on_project(project, model, *, cache=None, name: str = "") -> tuple[EvalResult, EvalResult | None]:
-    """``model`` on the project's eval set, and on its complaints list when it has one (else ``None``)."""
-    cache = cache if cache is not None else project.embedding_cache()
-    res = evaluate_model(model, project.corpus, project.eval_set, cache=cache, name=name)
+def evaluate_on_project(project, retriever, *, name: str = "", models: dict | None = None
+                        ) -> tuple[EvalResult, EvalResult | None]:
+    """A retriever (a spec such as ``bm25`` / a model / ``hybrid:<model>``, a loaded model, or a
+    :class:`~..core.retrievers.Retriever`) on the project's eval set, and on its complaints list when it
+    has one (else ``None``)."""
+    r = project.retriever(retriever, models=models)
+    res = evaluate_retriever(r, project.corpus, project.eval_set, name=name)
     cpl = project.complaints
-    return res, (evaluate_model(model, project.corpus, cpl, cache=cache) if cpl is not None else None)
+    return res, (evaluate_retriever(r, project.corpus, cpl, name=name) if cpl is not None else None)
 
 
-def compare_runs(project, base, tuned, *, cache=None, cold_docs: set[str] | None = None) -> Comparison:
-    """Compare two models on the project's eval set and complaints list.
+def compare_runs(project, base, tuned, *, cold_docs: set[str] | None = None, models: dict | None = None
+                 ) -> Comparison:
+    """Compare two retrievers on the project's eval set and complaints list.
 
-    ``base`` and ``tuned`` are loaded models, or model ids / run folders (the project's base model name
-    loads with the project's prompts and max length). ``cold_docs`` defaults to the articles no signal
-    covers.
+    ``base`` and ``tuned`` are retriever specs (``all-MiniLM-L6-v2``, ``bm25``, ``hybrid:RUN_DIR``),
+    loaded models or retrievers. ``cold_docs`` defaults to the articles no signal covers.
     """
     from ..eval_set.evalset import cold_articles
 
-    base_model, tuned_model = (_load(project, m) for m in (base, tuned))
-    b, cb = evaluate_on_project(project, base_model, cache=cache, name="base")
-    t, ct = evaluate_on_project(project, tuned_model, cache=cache, name="tuned")
+    models = {} if models is None else models
+    b, cb = evaluate_on_project(project, base, models=models)
+    t, ct = evaluate_on_project(project, tuned, models=models)
     if cold_docs is None:
         cold_docs = cold_articles(project.corpus, project.search_log, project.tickets, project.llm_queries)
     complaints = Complaints(cb, ct, project.complaints.relevant) if cb is not None else None
     return compare(b, t, project.eval_set, cold_docs=cold_docs, complaints=complaints)
-
-
-def _load(project, model):
-    if not isinstance(model, str | Path):
-        return model
-    if str(model) == project.config.model.base:
-        return project.load_base_model()
-    return load_model(str(model))
 
 
 def _slices(b: pl.DataFrame, t: pl.DataFrame, pq: pl.DataFrame) -> pl.DataFrame:

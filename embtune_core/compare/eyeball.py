@@ -10,15 +10,17 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..core.evaluate import evaluate_model, topk_articles
+from ..core.evaluate import evaluate_model
 from ..core.sources import Corpus, EvalSet, load_docs, load_eval_set
 from ..core.stats import paired_delta
 from ..core.text import normalize_query
 
 
-def eyeball(queries: list[str], base_encoder, tuned_encoder, corpus: Corpus, *, relevant: dict | None = None,
+def eyeball(queries: list[str], base, tuned, corpus: Corpus, *, relevant: dict | None = None,
             k: int = 3, training_queries: list[str] | None = None) -> pl.DataFrame:
-    """Top-k of base and tuned side by side for each query (rank, title, score, relevant?).
+    """Top-k of two retrievers (``base``, ``tuned``: anything with ``search(queries, k)``, see
+    :mod:`~..core.retrievers`) side by side for each query (rank, title, score, relevant?). A retriever
+    that ranks fewer than ``k`` articles (BM25 on a query of unknown words) leaves those cells empty.
 
     ``relevant`` maps a query text to its relevant doc ids (e.g. the complaints list). When
     ``training_queries`` are given, ``uncovered_terms`` lists the query's words no training query uses:
@@ -29,11 +31,7 @@ def eyeball(queries: list[str], base_encoder, tuned_encoder, corpus: Corpus, *, 
     for q in training_queries or []:
         seen.update(normalize_query(q).split())
     rows = []
-    hits = {}
-    for name, enc in (("base", base_encoder), ("tuned", tuned_encoder)):
-        units = enc.encode(corpus.unit_texts(), "document")
-        qv = enc.encode(queries, "query")
-        hits[name] = topk_articles(qv, units, corpus.unit_doc_ids(), k=k)
+    hits = {"base": base.search(queries, k), "tuned": tuned.search(queries, k)}
     for i, q in enumerate(queries):
         rel = set((relevant or {}).get(q, ()))
         tuned_hit = any(d in rel for d, _ in hits["tuned"][i])
@@ -41,8 +39,9 @@ def eyeball(queries: list[str], base_encoder, tuned_encoder, corpus: Corpus, *, 
         for r in range(k):
             row = {"query": q, "rank": r + 1}
             for name in ("base", "tuned"):
-                d, s = hits[name][i][r]
-                row |= {f"{name}_title": titles[d], f"{name}_score": round(s, 3), f"{name}_relevant": d in rel}
+                d, s = hits[name][i][r] if r < len(hits[name][i]) else (None, None)
+                row |= {f"{name}_title": titles.get(d, ""), f"{name}_score": round(s, 3) if s is not None else None,
+                        f"{name}_relevant": d in rel}
             row |= {"tuned_top_has_relevant": tuned_hit if rel else None, "uncovered_terms": " ".join(uncovered)}
             rows.append(row)
     return pl.DataFrame(rows)

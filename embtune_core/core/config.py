@@ -22,18 +22,35 @@ from .models import DEFAULT_MODEL, cuda_available
 
 
 @dataclass(frozen=True)
+class DocsFields:
+    """Keys of a help-center export's records (``format = "export"``). ``""``: the first key a record
+    has of those :data:`~embtune_core.core.doc_formats.FIELD_CANDIDATES` lists (``id``; ``title``;
+    ``body``, ``body_html``, ``html`` ...; ``html_url``, ``url``), which fits Zendesk and Intercom."""
+
+    id: str = ""
+    title: str = ""
+    body: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class DocsConfig:
     """Where the help-center articles live and how long ones are split."""
 
     path: str = "docs"
-    #: ``auto`` picks from the path: a folder of Markdown, a ``.jsonl`` file, or a BEIR ``corpus.jsonl``.
+    #: ``markdown`` (a folder of ``*.md``), ``html`` (a folder of ``*.html``/``*.htm``: a static site or a
+    #: saved help center), ``jsonl`` (``{id,title,text,url}``), ``beir`` (a ``corpus.jsonl``), ``export``
+    #: (a Zendesk/Intercom-style JSON or JSONL export with HTML bodies), or ``auto``: picked from the path
+    #: and its contents (:func:`~embtune_core.core.doc_formats.detect_docs_format`).
     format: str = "auto"
     #: Split articles longer than ``split_min_words`` by their ``##`` headings into sections.
     split_sections: bool = True
     split_min_words: int = 400
+    #: ``format = "export"`` only: which record keys hold id, title, body and URL.
+    fields: DocsFields = field(default_factory=DocsFields)
 
     def __post_init__(self):
-        _choice("docs.format", self.format, ("auto", "markdown", "jsonl", "beir"))
+        _choice("docs.format", self.format, ("auto", "markdown", "html", "jsonl", "beir", "export"))
         _positive("docs.split_min_words", self.split_min_words)
 
 
@@ -137,6 +154,38 @@ class ModelConfig:
     #: ``0`` keeps the model's own limit.
     max_seq_length: int = 0
     batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class LexicalConfig:
+    """BM25 (bm25s) as every step uses it: step 1's candidates, hybrid retrievers, hybrid collections."""
+
+    #: Snowball stemmer language (PyStemmer), ``""`` for none.
+    stemmer: str = "english"
+    #: bm25s stopword list (``en``; see ``bm25s.stopwords``), ``""`` for none.
+    stopwords: str = "en"
+    k1: float = 1.5
+    b: float = 0.75
+
+    def __post_init__(self):
+        if self.stemmer:
+            import Stemmer
+
+            _choice("lexical.stemmer", self.stemmer, tuple(Stemmer.algorithms()))
+        if self.k1 <= 0:
+            raise ConfigError(f"'lexical.k1' must be > 0, got {self.k1}")
+        _share("lexical.b", self.b)
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """How a hybrid retriever fuses its dense and lexical rankings: reciprocal rank fusion,
+    score(article) = sum of 1 / (rrf_k + rank) over both rankings."""
+
+    rrf_k: int = 60
+
+    def __post_init__(self):
+        _positive("hybrid.rrf_k", self.rrf_k)
 
 
 @dataclass(frozen=True)
@@ -365,6 +414,8 @@ class ProjectConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     general: GeneralConfig = field(default_factory=GeneralConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    lexical: LexicalConfig = field(default_factory=LexicalConfig)
+    hybrid: HybridConfig = field(default_factory=HybridConfig)
     production: ProductionConfig = field(default_factory=ProductionConfig)
     mining: MiningConfig = field(default_factory=MiningConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +58,14 @@ class EmbeddingCache:
             with atomic_path(folder / "key.json") as tmp:
                 tmp.write_text(json.dumps(meta, indent=2))
         self._load(key).update(zip(hashes, vectors.astype(np.float32), strict=True))
+
+
+def user_cache() -> EmbeddingCache:
+    """The cache for evaluations outside a project (``embtune eval --eval-dir``): ``$EMBTUNE_CACHE``, else
+    ``$XDG_CACHE_HOME/embtune/embeddings`` (``~/.cache/embtune/embeddings``)."""
+    root = os.environ.get("EMBTUNE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") \
+        / "embtune" / "embeddings"
+    return EmbeddingCache(root)
 
 
 class Encoder:

@@ -19,6 +19,10 @@ class ConfigError(EmbtuneError):
     exit_code = 2
 
 
+class ProjectExistsError(ConfigError):
+    """``embtune init`` found an ``embtune.toml`` where it would write one: it never overwrites a project."""
+
+
 class InputError(EmbtuneError):
     """A data file is malformed. The message names the file, the line and the field."""
 

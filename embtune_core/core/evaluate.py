@@ -165,19 +165,6 @@ def fuse_rrf(rankings: list[Ranking], *, k_rrf: int = 60, k: int = MAX_K) -> Ran
     return out
 
 
-def advice(metrics: dict[str, float]) -> str:
-    """The tutorial's rule, as words: re-ranker when Recall@20 is high but Recall@5 is low."""
-    r5, r20 = metrics["recall@5"], metrics["recall@20"]
-    if r20 >= 0.85 and r5 < 0.7:
-        return (f"Recall@20 is {r20:.2f} but Recall@5 only {r5:.2f}: the right article is usually retrieved, "
-                "just ranked too low. A re-ranker is the cheaper fix to try; fine-tuning also lifts Recall@5 "
-                "— measure both against this baseline.")
-    if r20 < 0.85:
-        return (f"Recall@20 is {r20:.2f}: the right article is often not retrieved at all. That is the "
-                "vocabulary gap a re-ranker cannot fix. Fine-tune the embedder.")
-    return f"Recall@5 is {r5:.2f} and Recall@20 {r20:.2f}: retrieval is already strong on this eval set."
-
-
 
 def encode_and_rank(encoder, corpus: Corpus, evalset: EvalSet, *, k: int = MAX_K, progress=None) -> Ranking:
     """Rank articles for every eval query with anything that has ``encode(texts, kind)``.

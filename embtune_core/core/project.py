@@ -51,7 +51,7 @@ class Project:
     def corpus(self) -> Corpus:
         d = self.config.docs
         return load_docs(self.config.resolve(d.path), d.format, split=d.split_sections,
-                         split_min_words=d.split_min_words)
+                         split_min_words=d.split_min_words, fields=d.fields)
 
     @functools.cached_property
     def eval_set(self) -> EvalSet:
@@ -138,6 +138,32 @@ class Project:
         from .embeddings import Encoder
 
         return Encoder(model or self.load_base_model(), self.embedding_cache(), batch_size=self.config.model.batch_size)
+
+    def retriever(self, spec, *, models: dict | None = None, corpus: Corpus | None = None):
+        """A retriever (:mod:`.retrievers`: ``bm25``, a model, ``hybrid:<model>``, or a loaded model) over
+        the project's corpus (or ``corpus``), through the embedding cache, with the project's ``[lexical]``
+        and ``[hybrid]`` settings. The base model loads with the project's prompts and max length;
+        ``models`` keeps loaded models by name across calls."""
+        from .embeddings import Encoder
+        from .models import load_model
+        from .retrievers import DenseRetriever, Retriever, RetrieverSpec, build
+
+        corpus = corpus if corpus is not None else self.corpus
+        models = {} if models is None else models
+        cache, bs = self.embedding_cache(), self.config.model.batch_size
+        if isinstance(spec, Retriever):
+            return spec
+        if not isinstance(spec, str | Path | RetrieverSpec):  # a loaded model
+            name = getattr(spec, "embtune_name", "model")
+            return DenseRetriever(Encoder(spec, cache, batch_size=bs), corpus, RetrieverSpec("dense", name))
+
+        def encoder(name: str):
+            if name not in models:
+                models[name] = self.load_base_model() if name == self.config.model.base else load_model(name)
+            return Encoder(models[name], cache, batch_size=bs)
+
+        return build(str(spec) if isinstance(spec, Path) else spec, corpus, load_encoder=encoder,
+                     lexical=self.config.lexical, hybrid=self.config.hybrid)
 
     def info(self, *, with_model: bool = True) -> dict:
         """Sizes of everything the project holds, and the resolved base model with its fingerprint."""

@@ -38,6 +38,11 @@ class Corpus:
     docs: pl.DataFrame
     sections: pl.DataFrame
     source: str
+    #: The format the docs were read as (``auto`` resolved: markdown, html, jsonl, beir, export).
+    format: str = ""
+    #: ``"file[:line]: reason"`` for each page or record left out on purpose (redirect or empty HTML
+    #: pages, drafts and empty records of an export).
+    skipped: tuple[str, ...] = ()
 
     @property
     def split(self) -> bool:
@@ -76,26 +81,38 @@ _H2 = re.compile(r"^##\s+(.+?)\s*#*\s*$", re.M)
 DOC_FIELDS = ("id", "title", "text", "url", "category")
 
 
-def load_docs(path: str | Path, fmt: str = "auto", *, split: bool = True, split_min_words: int = 400) -> Corpus:
-    """Load articles from a Markdown folder, a JSONL file (``id,title,text,url``) or a BEIR corpus.
+def load_docs(path: str | Path, fmt: str = "auto", *, split: bool = True, split_min_words: int = 400,
+              fields=None) -> Corpus:
+    """Load articles from a Markdown folder, a folder of HTML pages, a JSONL file (``id,title,text,url``),
+    a BEIR corpus or a help-center export (:mod:`.doc_formats`; ``fields``: its
+    :class:`~.config.DocsFields`). ``auto`` picks with :func:`~.doc_formats.detect_docs_format`.
 
     Raises :class:`InputError` on the first malformed line, missing or misspelt field, wrong type,
-    empty text, duplicate id or undecodable file.
+    empty text, duplicate id or undecodable file, and when nothing is found (saying what was looked
+    for). Empty and redirect HTML pages and export drafts are skipped and listed in ``Corpus.skipped``.
     """
+    from .doc_formats import detect_docs_format, export_rows, html_rows, no_documents
+
     path = Path(path)
     if not path.exists():
         raise InputError("docs not found", path=path)
-    if fmt == "auto":
-        fmt = "markdown" if path.is_dir() else ("beir" if path.name == "corpus.jsonl" else "jsonl")
+    detected = fmt == "auto"
+    if detected:
+        fmt = detect_docs_format(path)
+    skipped: list[str] = []
     if fmt == "markdown":
         rows = list(_markdown_rows(path))
     elif fmt in ("jsonl", "beir"):
         id_key = "_id" if fmt == "beir" else "id"
         rows = list(_jsonl_doc_rows(path, id_key))
+    elif fmt == "html":
+        rows = list(html_rows(path, skipped))
+    elif fmt == "export":
+        rows = list(export_rows(path, fields, skipped))
     else:
         raise InputError(f"unknown docs format {fmt!r}", path=path)
     if not rows:
-        raise InputError("no documents found", path=path)
+        raise no_documents(path, fmt, skipped, detected=detected)
     seen: dict[str, str] = {}
     for r in rows:
         if r["doc_id"] in seen:
@@ -106,7 +123,8 @@ def load_docs(path: str | Path, fmt: str = "auto", *, split: bool = True, split_
         {k: [r[k] for r in rows] for k in ("doc_id", "title", "text", "url", "category")},
         schema={k: pl.String for k in ("doc_id", "title", "text", "url", "category")},
     )
-    return Corpus(docs=docs, sections=split_sections(docs, split=split, min_words=split_min_words), source=str(path))
+    return Corpus(docs=docs, sections=split_sections(docs, split=split, min_words=split_min_words), source=str(path),
+                  format=fmt, skipped=tuple(skipped))
 
 
 def split_sections(docs: pl.DataFrame, *, split: bool = True, min_words: int = 400) -> pl.DataFrame:
@@ -146,7 +164,7 @@ def _read_text(path: Path) -> str:
 
 
 def _markdown_rows(folder: Path) -> Iterator[dict]:
-    for p in sorted(folder.rglob("*.md")):
+    for p in sorted([*folder.rglob("*.md"), *folder.rglob("*.markdown")]):
         text = _read_text(p)
         meta: dict[str, str] = {}
         m = _FRONT.match(text)

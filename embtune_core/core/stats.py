@@ -69,3 +69,8 @@ def paired_delta(base, tuned, *, metric: str = "", resamples: int = DEFAULT_RESA
     return PairedDelta(metric=metric, base=float(a.mean()), tuned=float(b.mean()), delta=float(d.mean()),
                        ci_low=float(lo), ci_high=float(hi), p_value=float(min(p, 1.0)),
                        wins=int((d > 0).sum()), losses=int((d < 0).sum()), ties=int((d == 0).sum()))
+
+
+def interval(lo: float, hi: float, digits: int = 2) -> str:
+    """An interval for reading: ``[0.61, 0.74]``."""
+    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"

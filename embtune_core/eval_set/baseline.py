@@ -19,21 +19,16 @@ REPORTED = ("recall@5", "recall@10", "recall@20", "recall@100", "mrr@10", "ndcg@
             "accuracy@5", "map@100")
 
 
-def measure_baseline(project: Project, model=None, *, cache=None) -> tuple[EvalResult, dict]:
-    """Evaluate the base model (``model``, else the project's) on the eval set through the embedding cache
-    and save it as the baseline. Returns the evaluation and the saved record."""
-    from ..core.evaluate import evaluate_model
-    from ..core.models import fingerprint
-
-    model = model or project.load_base_model()
-    res = evaluate_model(model, project.corpus, project.eval_set, name=project.config.model.base,
-                         cache=cache if cache is not None else project.embedding_cache())
-    return res, save_baseline(project, res, fingerprint(model))
-
-
-def save_baseline(project: Project, result: EvalResult, model_fingerprint: str) -> dict:
+def save_baseline(project: Project, result: EvalResult, model_fingerprint: str, *, verdict=None) -> dict:
+    """Save the base model's evaluation as the baseline, with step 1's verdict (the retriever to carry
+    forward) when given; a verdict already saved for the same eval set and model is kept otherwise."""
     ev = project.eval_set
     cis = metric_cis(result.per_query, REPORTED)
+    path = project.workspace.path("baseline.json")
+    if verdict is None and path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old.get("eval_hash") == ev.sha256 and old.get("model_fingerprint") == model_fingerprint:
+            verdict = old.get("verdict")
     record = {
         "model": result.name,
         "model_fingerprint": model_fingerprint,
@@ -44,12 +39,22 @@ def save_baseline(project: Project, result: EvalResult, model_fingerprint: str) 
         "metrics": {k: result.metrics[k] for k in REPORTED},
         "ci95": {k: list(v) for k, v in cis.items()},
         "per_query": result.per_query.select("query_id", "first_relevant_rank", *REPORTED).to_dicts(),
+        "verdict": verdict.as_dict() if hasattr(verdict, "as_dict") else verdict,
     }
-    path = project.workspace.path("baseline.json")
     write_json(path, record)
     project.workspace.record("baseline", path, inputs={"eval": ev.sha256, "docs": project.input_hashes()["docs"]},
                              model_fingerprint=model_fingerprint, config_hash=project.config.hash("model"))
     return record
+
+
+def carried_retriever(project: Project) -> str:
+    """The retriever spec step 1 carried forward (from the saved baseline), else the base model."""
+    path = project.workspace.path("baseline.json")
+    if path.exists():
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("eval_hash") == project.eval_set.sha256 and record.get("verdict"):
+            return record["verdict"]["carry_forward"]
+    return project.config.model.base
 
 
 def load_baseline(project: Project, *, model_fingerprint: str | None = None) -> dict:

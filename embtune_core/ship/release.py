@@ -51,10 +51,10 @@ def set_candidate(project, store, name: str) -> None:
     _log(project, "candidate", store.get(name), alias="candidate")
 
 
-def gate_verdict(project, live: CollectionInfo | None, candidate: CollectionInfo, *, cache=None):
+def gate_verdict(project, live: CollectionInfo | None, candidate: CollectionInfo):
     """The ship gate of ``candidate`` against the live collection's model (or the project's base model)."""
     base = live.model if live else project.config.model.base
-    return compare_runs(project, base, candidate.model, cache=cache).verdict(project.config.gate)
+    return compare_runs(project, base, candidate.model).verdict(project.config.gate)
 
 
 def promote(project, store, *, force: bool = False, verdict=None) -> dict:
