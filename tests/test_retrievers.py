@@ -12,7 +12,7 @@ from embtune_core.core.embeddings import EmbeddingCache, Encoder
 from embtune_core.core.errors import ConfigError
 from embtune_core.core.evaluate import evaluate_ranking, fuse_rrf
 from embtune_core.core.lexical import BM25
-from embtune_core.core.retrievers import RetrieverSpec, build, evaluate_retriever
+from embtune_core.core.retrievers import RetrieverSpec, evaluate_retriever
 from embtune_core.core.sources import Corpus, EvalSet
 
 
