@@ -49,12 +49,84 @@ def command(name: str, help: str, *args: tuple[tuple, dict], parents: tuple = ()
     return register
 
 
+#: Wider lists of objects print as one indented block per item instead of a table.
+TABLE_WIDTH = 120
+
+
 def _print(obj: dict, as_json: bool) -> None:
+    """One JSON object (``--json``), else readable lines: ``key: value``, nested objects indented, lists of
+    objects as small tables."""
     if as_json:
         print(json.dumps(obj, indent=2, sort_keys=False))
     else:
+        print("\n".join(_readable(obj)))
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:.4g}"
+    if _numbers(v):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def _numbers(v) -> bool:
+    """A non-empty list of numbers (an interval, a pair) prints on one line."""
+    return isinstance(v, list | tuple) and bool(v) and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                            for x in v)
+
+
+def _is_scalar(v) -> bool:
+    return not isinstance(v, dict | list | tuple) or _numbers(v)
+
+
+def _readable(obj, indent: int = 0) -> list[str]:
+    """``obj`` (a dict, list or scalar) as indented ``key: value`` lines; a list of flat dicts is a table."""
+    pad = "  " * indent
+    if isinstance(obj, dict):
+        width = max((len(str(k)) for k in obj), default=0)
+        out = []
         for k, v in obj.items():
-            print(f"{k:>16}: {v}")
+            if _is_scalar(v) or not v:
+                out.append(f"{pad}{str(k) + ':':<{width + 1}} {_fmt(v) if _is_scalar(v) else 'none'}")
+            else:
+                out.append(f"{pad}{k}:")
+                out.extend(_readable(v, indent + 1))
+        return out
+    if isinstance(obj, list | tuple):
+        if obj and all(isinstance(r, dict) and all(_is_scalar(x) for x in r.values()) for r in obj):
+            table = _table(obj)
+            if max(map(len, table)) <= TABLE_WIDTH:
+                return [pad + line for line in table]
+        out = []
+        for item in obj:
+            if _is_scalar(item):
+                out.append(f"{pad}- {_fmt(item)}")
+            else:
+                out.append(f"{pad}-")
+                out.extend(_readable(item, indent + 1))
+        return out
+    return [pad + _fmt(obj)]
+
+
+def _table(rows: list[dict], columns: list[str] | None = None, headers: dict[str, str] | None = None) -> list[str]:
+    """Rows as aligned text columns (numbers right-aligned), with a header line."""
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+    headers = headers or {}
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    numeric = [all(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows if
+                   r.get(c) is not None) for c in columns]
+    head = [headers.get(c, c) for c in columns]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(head)]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric,
+                                                                                 strict=True)).rstrip()
+    return [line(head)] + [line(row) for row in cells]
 
 
 def _beir(folder: str):
@@ -79,6 +151,17 @@ def _progress(label: str):
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def _train_progress(state) -> None:
+    """One overwritten stderr line per optimizer step: step, total, ETA, last loss."""
+    if not state.total_steps:
+        return
+    eta = state.eta_seconds()
+    loss = f", loss {state.losses[-1][1]:.3f}" if state.losses else ""
+    left = f", ~{eta / 60:.1f} min left" if eta is not None else ""
+    end = "\n" if state.step >= state.total_steps else ""
+    print(f"\rtraining: step {state.step}/{state.total_steps}{left}{loss}   ", end=end, file=sys.stderr, flush=True)
 
 
 def _positive_int(text: str) -> int:
@@ -269,7 +352,7 @@ def cmd_train(args) -> None:
                  base_model=args.model, output_dir=args.out, log=_log)
     else:
         p = plan(_open(args), overrides, pairs=args.pairs, base_model=args.model, output_dir=args.out, log=_log)
-    state = TrainState()
+    state = TrainState(on_update=_train_progress)
 
     def stop(signum, frame):  # first Ctrl-C: finish this step, save a checkpoint, stop; second: abort
         if state.stop.is_set():
@@ -310,7 +393,7 @@ def cmd_compare(args) -> None:
 def cmd_run(args) -> None:
     from .pipeline import run_all
 
-    out = run_all(args.project, log=_log, max_steps=args.max_steps)
+    out = run_all(args.project, log=_log, max_steps=args.max_steps, progress=_train_progress)
     _print(out, args.json)
     if not out["gate"]["passed"]:
         raise GateError("the tuned model fails the ship gate: " + "; ".join(out["gate"]["reasons"]))

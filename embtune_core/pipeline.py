@@ -20,13 +20,13 @@ from .core.retrievers import RetrieverSpec
 from .core.workspace import write_json
 from .eval_set import save_baseline
 from .mine_pairs import export_project, mine_project
-from .train import plan, train_run
+from .train import TrainState, plan, train_run
 
 SUMMARY_METRICS = ("recall@5", "mrr@10", "recall@20")
 
 
 def run_all(project_path=None, *, log: Callable[[str], None] = print, max_steps: int = -1,
-            started_by: str = "embtune run") -> dict:
+            started_by: str = "embtune run", progress: Callable | None = None) -> dict:
     project = open_project(project_path)
     base_name = project.config.model.base
     base = project.load_base_model()
@@ -41,7 +41,8 @@ def run_all(project_path=None, *, log: Callable[[str], None] = print, max_steps:
     save_baseline(project, results[base_name], encoder.fingerprint, verdict=verdict)
     log(f"step 1: {verdict.headline}")
     overrides = {"max_steps": max_steps} if max_steps > 0 else {}
-    run = train_run(plan(project, overrides, log=log), started_by=started_by, log=log)
+    run = train_run(plan(project, overrides, log=log), state=TrainState(on_update=progress), started_by=started_by,
+                    log=log)
     carried = RetrieverSpec.parse(verdict.carry_forward)
     shipped = carried.with_model(str(run.path))
     comparison = compare_runs(project, carried, shipped, models=models)

@@ -94,9 +94,12 @@ def _(project):
         "roundtrip_k": mo.ui.slider(1, 100, step=1, value=_f.roundtrip_k, show_value=True,
                                     label="LLM round trip: article in top"),
         "max_words": mo.ui.slider(5, 80, step=1, value=_f.max_words, show_value=True, label="max words"),
+        "ambiguous_max_articles": mo.ui.slider(1, 20, step=1, value=_f.ambiguous_max_articles, show_value=True,
+                                               label="docs: a heading may name at most this many articles"),
     })
     mo.vstack([mo.md("## Filters (live; every rejection keeps its reason)"),
-               mo.hstack([sliders[k] for k in ("near_duplicate", "too_easy", "roundtrip_k", "max_words")],
+               mo.hstack([sliders[k] for k in ("near_duplicate", "too_easy", "roundtrip_k", "max_words",
+                                               "ambiguous_max_articles")],
                          wrap=True, justify="start", gap=2)])
     return (sliders,)
 

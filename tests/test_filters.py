@@ -26,6 +26,21 @@ def test_each_reason_and_click_pairs_never_dropped_for_a_base_miss():
     assert dict(zip(loose["pair_id"], loose["kept"], strict=True))["near"]
 
 
+def test_a_heading_shared_by_many_articles_is_ambiguous():
+    rows = [row(pair_id=f"o{i}", query="Options", doc_id=f"cmd{i}", source="docs") for i in range(5)]
+    rows += [row(pair_id="s", query="Synopsis", doc_id="cmd0", source="docs"),
+             row(pair_id="c0", query="options", doc_id="a", source="search"),
+             row(pair_id="c1", query="options", doc_id="b", source="search"),
+             row(pair_id="c2", query="options", doc_id="c", source="search"),
+             row(pair_id="c3", query="options", doc_id="d", source="search")]
+    f = filters.apply(pl.DataFrame(rows), FilterConfig())
+    reasons = dict(zip(f["pair_id"], f["reasons"].to_list(), strict=True))
+    assert all(reasons[f"o{i}"] == ["ambiguous"] for i in range(5)) and reasons["s"] == []
+    assert all(reasons[f"c{i}"] == [] for i in range(4))  # only docs pairs: a click is a user's choice
+    assert filters.apply(pl.DataFrame(rows), FilterConfig(ambiguous_max_articles=5))["kept"].all()
+    assert filters.summary(f).filter(pl.col("source") == "docs")["ambiguous"][0] == 5
+
+
 def test_text_scores():
     assert filters.easy_score("How do I fix accounting sync errors?", "Fixing accounting sync errors", "") == 1.0
     assert filters.easy_score("money back", "Issuing full and partial refunds", "") == 0.0

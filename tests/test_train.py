@@ -126,3 +126,62 @@ def test_diagnose_explains_the_tutorial_errors():
     assert "batch too small" in diagnose(spiky, [])[0]
     assert "regressed" in diagnose([(1, 2.0)], [(10, 0.5), (20, 0.4)])[0]
     assert diagnose([(1, 2.0), (2, 1.8)], [(10, 0.4), (20, 0.45)]) == []
+
+
+@pytest.mark.parametrize("loss, symmetric", [("gist", False), ("mnrl", True), ("cached_gist", True)])
+def test_the_ablated_losses_train(sample_project, tiny_model_dir, tmp_path, loss, symmetric):
+    cfg = TrainConfig(base_model=str(tiny_model_dir), output_dir=str(tmp_path / "run"), batch_size=8,
+                      max_seq_length=32, hard_negatives=0, max_steps=2, loss=loss, symmetric=symmetric)
+    res = train(sample_pairs(sample_project), sample_project.corpus, cfg, log=lambda m: None)
+    assert res.steps == 2 and all(v == v for _, v in res.losses)  # finite
+
+
+def test_merge_base_averages_the_weights(tiny_model_dir):
+    import torch
+
+    from embtune_core.core.models import load_model
+    from embtune_core.train import merge_into
+
+    a, b = load_model(str(tiny_model_dir)), load_model(str(tiny_model_dir))
+    with torch.no_grad():
+        for p in a.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in a.parameters()]
+    merge_into(a, b, 0.25)
+    for p, q, r in zip(a.parameters(), before, b.parameters(), strict=True):
+        assert torch.allclose(p, 0.75 * q + 0.25 * r, atol=1e-6)
+
+
+def test_absolute_margin_and_random_fill_per_source(sample_project, tiny_model_dir, tmp_path):
+    from embtune_core.core.models import load_model
+
+    cfg = TrainConfig(base_model=str(tiny_model_dir), output_dir=str(tmp_path / "run"), batch_size=8,
+                      max_seq_length=32, hard_negatives=1, hard_negative_margin_kind="absolute",
+                      hard_negative_margin=0.05)
+    data = prepare(sample_pairs(sample_project), sample_project.corpus, cfg, model=load_model(str(tiny_model_dir)),
+                   log=lambda m: None)
+    filled = data.stats["hard_negatives_random"]
+    assert set(filled) <= set(sample_pairs(sample_project)["source"]) and all(v >= 0 for v in filled.values())
+    with pytest.raises(ConfigError, match="hard_negative_margin_kind"):
+        TrainConfig(hard_negative_margin_kind="percent")
+
+
+def test_validation_ranks_a_capped_corpus_that_keeps_every_positive(sample_project):
+    from embtune_core.train import validation_corpus
+
+    cfg = TrainConfig(hard_negatives=0, batch_size=8, val_corpus_max=50)
+    data = prepare(sample_pairs(sample_project), sample_project.corpus, cfg)
+    units, by_doc = validation_corpus(data, sample_project.corpus, cfg)
+    wanted = set(data.val["doc_id"])
+    assert wanted <= set(by_doc)  # every validation article keeps all its units
+    others = [d for d in by_doc if d not in wanted]
+    assert sum(len(by_doc[d]) for d in others) <= 50 < sample_project.corpus.sections.height
+
+
+def test_the_model_card_names_no_local_path(sample_project, tiny_model_dir, tmp_path):
+    cfg = TrainConfig(base_model=str(tiny_model_dir), output_dir=str(tmp_path / "run"), batch_size=8,
+                      max_seq_length=32, hard_negatives=0, max_steps=1)
+    train(sample_pairs(sample_project), sample_project.corpus, cfg, log=lambda m: None)
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert str(tmp_path) not in card and str(tiny_model_dir) not in card
+    assert json.loads((tmp_path / "run" / "train_log.json").read_text())["losses"]

@@ -226,10 +226,13 @@ class FilterConfig:
     too_easy: float = 0.9
     #: LLM queries only: the base model must rank the source article within this many results.
     roundtrip_k: int = 20
+    #: Docs pairs only: a title or heading shared by more articles than this is no query ("Overview").
+    ambiguous_max_articles: int = 3
 
     def __post_init__(self):
         _positive("filters.max_words", self.max_words)
         _positive("filters.roundtrip_k", self.roundtrip_k)
+        _positive("filters.ambiguous_max_articles", self.ambiguous_max_articles)
         _share("filters.near_duplicate", self.near_duplicate)
         _share("filters.too_easy", self.too_easy)
 
@@ -282,7 +285,10 @@ class AbTestConfig:
         _share("abtest.share", self.share)
 
 
-LOSSES = ("mnrl", "cached_mnrl")
+#: mnrl: MultipleNegativesRankingLoss; gist: GISTEmbedLoss, in-batch negatives the base model (the guide)
+#: scores above the positive are masked as likely false negatives; cached_*: the same with bounded memory.
+LOSSES = ("mnrl", "cached_mnrl", "gist", "cached_gist")
+MARGIN_KINDS = ("relative", "absolute")
 PRECISIONS = ("fp32", "fp16", "bf16")
 #: Share of general-domain pairs in the training mix when the project has some (against forgetting).
 DEFAULT_GENERAL_SHARE = 0.1
@@ -307,13 +313,19 @@ class TrainConfig:
     max_seq_length: int = 128
     seed: int = 42
     loss: str = "mnrl"
-    #: cached_mnrl only: sub-batch size that bounds memory while keeping every in-batch negative.
+    #: mnrl / gist: also rank each positive's query above the batch's other queries ("doc_to_query").
+    symmetric: bool = False
+    #: cached_* only: sub-batch size that bounds memory while keeping every in-batch negative.
     mini_batch_size: int = 16
     #: Hard negatives per pair (0: in-batch negatives only).
     hard_negatives: int = 1
-    #: A negative must score below (1 - margin) x the positive's score (false-negative guard).
+    #: False-negative guard of a mined negative: ``relative``: score < (1 - margin) x the positive's score;
+    #: ``absolute``: score < the positive's score - margin (keeps candidates for pairs the model scores low).
+    hard_negative_margin_kind: str = "relative"
     hard_negative_margin: float = 0.05
     hard_negative_range: tuple[int, int] = (2, 30)
+    #: Average this share of the base model's weights into the tuned model (0: none): forgets less.
+    merge_base: float = 0.0
     general_pairs: str = ""
     general_share: float = 0.0
     val_fraction: float = 0.1
@@ -324,10 +336,14 @@ class TrainConfig:
     max_steps: int = -1
     #: Steps between loss log points.
     logging_steps: int = 5
+    #: Validation ranks over the validation positives plus at most this many other units, so a pass costs
+    #: a fraction of an epoch on a large corpus (0: the whole corpus).
+    val_corpus_max: int = 2000
 
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise ConfigError(f"train.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        _choice("train.hard_negative_margin_kind", self.hard_negative_margin_kind, MARGIN_KINDS)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.precision != "fp32" and not cuda_available():
@@ -340,7 +356,9 @@ class TrainConfig:
             raise ConfigError("train.epochs and train.learning_rate must be > 0")
         if self.batch_size < 2:
             raise ConfigError("train.batch_size must be >= 2: MultipleNegativesRankingLoss needs in-batch negatives")
-        for name in ("warmup_ratio", "general_share", "hard_negative_margin"):
+        if self.val_corpus_max < 0:
+            raise ConfigError(f"train.val_corpus_max must be >= 0, got {self.val_corpus_max}")
+        for name in ("warmup_ratio", "general_share", "hard_negative_margin", "merge_base"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0 < self.val_fraction < 0.5:

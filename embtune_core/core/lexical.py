@@ -21,6 +21,18 @@ from .evaluate import MAX_K, Ranking
 from .sources import Corpus
 
 
+def tokenize(texts: list[str], config: LexicalConfig | None = None, *, ids: bool = False, stemmer=None):
+    """What :meth:`BM25.tokenize` gives, without an index: a hybrid collection tokenizes its queries with
+    the settings it was built with (``stemmer``: a ready PyStemmer object, else made from ``config``)."""
+    config = config or LexicalConfig()
+    if stemmer is None and config.stemmer:
+        import Stemmer
+
+        stemmer = Stemmer.Stemmer(config.stemmer)
+    return bm25s.tokenize(texts, stopwords=config.stopwords or None, stemmer=stemmer, return_ids=ids,
+                          show_progress=False)
+
+
 class BM25:
     """A BM25 index over texts, each belonging to an article id."""
 
@@ -40,8 +52,7 @@ class BM25:
 
     def tokenize(self, texts: list[str], *, ids: bool = False):
         """Lower-cased, stopword-filtered, stemmed tokens of each text (strings), as the index sees them."""
-        return bm25s.tokenize(texts, stopwords=self.config.stopwords or None, stemmer=self._stemmer,
-                              return_ids=ids, show_progress=False)
+        return tokenize(texts, self.config, ids=ids, stemmer=self._stemmer)
 
     @classmethod
     def over_corpus(cls, corpus: Corpus, config: LexicalConfig | None = None, *, titles_only: bool = False) -> BM25:

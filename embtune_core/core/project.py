@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -29,6 +30,32 @@ from .workspace import Workspace, hash_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PROJECT = REPO_ROOT / "sample_data" / "embtune.toml"
+#: Files whose presence under ``[eval] path`` means the project has an eval set (BEIR layout).
+EVAL_FILES = ("queries.jsonl", "qrels.tsv", "qrels/test.tsv")
+
+
+@dataclass(frozen=True)
+class MissingInput:
+    """An optional input a project lacks: what it is, which steps need it, how to add it."""
+
+    input: str
+    needed_by: str
+    how: str
+
+
+#: Every optional input, in the order ``embtune info`` lists what is missing.
+OPTIONAL_INPUTS = (
+    MissingInput("eval set", "steps 1, 3 and 5 (every metric), the leakage audit of `pairs export`, and "
+                 "`ship --verify`", "judge real questions in notebook 03 or with `embtune judge`"),
+    MissingInput("search log", "step 2 (click pairs, headroom) and step 3 (labelling queue, proxy set)",
+                 "[search_log] path: one line per search with the results shown and the clicks"),
+    MissingInput("tickets", "step 2 (ticket pairs, headroom) and step 3 (proxy set)",
+                 "[tickets] path: tickets and the article(s) that resolved them"),
+    MissingInput("LLM", "step 2 (generated questions per article)",
+                 "[llm] base_url and model (an OpenAI-compatible endpoint), or [llm] cache"),
+    MissingInput("complaints", "step 5 (the complaints side by side) and the ship gate's complaints check",
+                 "[eval] complaints: JSONL of the queries your team keeps hearing about"),
+)
 
 
 def default_project_path() -> Path:
@@ -53,9 +80,32 @@ class Project:
         return load_docs(self.config.resolve(d.path), d.format, split=d.split_sections,
                          split_min_words=d.split_min_words, fields=d.fields)
 
+    @property
+    def has_eval_set(self) -> bool:
+        """Whether ``[eval] path`` holds an eval set (its ``queries.jsonl`` or a qrels file). A set that is
+        there but malformed still raises when :attr:`eval_set` loads it; a project without one has only
+        its docs so far (judge one with notebook 03 or ``embtune judge``)."""
+        folder = self.config.resolve(self.config.eval.path)
+        return bool(folder) and any((folder / n).is_file() for n in EVAL_FILES)
+
     @functools.cached_property
     def eval_set(self) -> EvalSet:
+        """The eval set of ``[eval] path`` (strict: raises :class:`InputError` when absent or malformed;
+        ask :attr:`has_eval_set` first where a project may not have one yet)."""
         return load_eval_set(self.config.resolve(self.config.eval.path), self.corpus, kind=self.config.eval.kind)
+
+    def reload_eval_set(self) -> EvalSet | None:
+        """Forget the loaded eval set (it was just rewritten) and load it again; ``None`` when there is none."""
+        self.__dict__.pop("eval_set", None)
+        return self.eval_set if self.has_eval_set else None
+
+    def missing_inputs(self) -> tuple[MissingInput, ...]:
+        """The optional inputs this project lacks, each with the steps that need it (docs are never optional)."""
+        c = self.config
+        has = {"eval set": self.has_eval_set, "search log": bool(c.search_log.path),
+               "tickets": bool(c.tickets.path), "LLM": bool(c.llm.base_url or c.llm.cache),
+               "complaints": bool(c.eval.complaints)}
+        return tuple(m for m in OPTIONAL_INPUTS if not has[m.input])
 
     @functools.cached_property
     def complaints(self) -> EvalSet | None:
@@ -100,8 +150,7 @@ class Project:
             p = self.config.resolve(rel)
             if p and p.exists():
                 out[key] = hash_file(p)[:16]
-        eval_path = self.config.resolve(self.config.eval.path)
-        if eval_path and eval_path.exists():
+        if self.has_eval_set:
             # the hash artifacts record (baseline, pairs, runs): the eval set as loaded
             out["eval"] = self.eval_set.sha256
         return out
@@ -176,12 +225,13 @@ class Project:
             "sessions": log["session_id"].n_unique() if log is not None else 0,
             "tickets": tickets.height if tickets is not None else 0,
             "llm_queries": llm.height if llm is not None else 0,
-            "eval_queries": len(self.eval_set),
-            "eval_kind": self.eval_set.kind,
-            "eval_hash": self.eval_set.sha256,
+            "eval_queries": len(self.eval_set) if self.has_eval_set else 0,
+            "eval_kind": self.eval_set.kind if self.has_eval_set else None,
+            "eval_hash": self.eval_set.sha256 if self.has_eval_set else None,
             "complaints": len(self.complaints) if self.complaints else 0,
             "skipped": {r.path: {"bad_lines": len(r.bad_lines), "unknown_doc_refs": len(r.unknown_doc_refs)}
                         for r in self.load_reports()},
+            "missing": [dataclasses.asdict(m) for m in self.missing_inputs()],
         }
         if with_model:
             from .models import resolve_model, summarize

@@ -3,6 +3,8 @@
 - :mod:`.baseline`: :func:`save_baseline` keeps the base model's metrics, "taped to the monitor", with step
   1's verdict; :func:`carried_retriever` is the retriever that verdict carries forward.
 - :mod:`.evalset`: proxy sets from signals, the labelling queue and judgments, BEIR export, cold articles.
+- :mod:`.judging`: judge an eval set by hand: :func:`pooled_candidates` (BM25 and the base model, pooled),
+  :func:`judge` / :func:`save_judged_set` (the project's BEIR set, written atomically under a lock).
 - :mod:`.leakage`: the audit of training pairs against the eval set (exact, normalised, near duplicate).
 """
 
@@ -15,8 +17,22 @@ from .evalset import (
            labelling_queue,
            signal_candidates,
 )
+from .judging import (
+           ADVICE,
+           TARGET_QUERIES,
+           Candidate,
+           JudgingProgress,
+           SavedEvalSet,
+           judge,
+           judging_progress,
+           judgments_log,
+           pooled_candidates,
+           question_sources,
+           save_judged_set,
+)
 from .leakage import LeakageReport, audit, drop_leaks
 
-__all__ = ["REPORTED", "Judgments", "LeakageReport", "audit", "build_proxy_evalset", "carried_retriever",
-           "cold_articles", "drop_leaks", "export_beir", "labelling_queue", "load_baseline", "save_baseline",
-           "signal_candidates"]
+__all__ = ["ADVICE", "REPORTED", "TARGET_QUERIES", "Candidate", "JudgingProgress", "Judgments", "LeakageReport",
+           "SavedEvalSet", "audit", "build_proxy_evalset", "carried_retriever", "cold_articles", "drop_leaks",
+           "export_beir", "judge", "judging_progress", "judgments_log", "labelling_queue", "load_baseline",
+           "pooled_candidates", "question_sources", "save_baseline", "save_judged_set", "signal_candidates"]

@@ -97,14 +97,23 @@ def _digest(queries: dict, relevant: dict) -> str:
 
 
 class Judgments:
-    """Append-only JSONL of judgments (who, when, query, doc_ids); the last one per query wins."""
+    """Append-only JSONL of judgments (who, when, query, doc_ids); the last one per query wins.
+
+    A record says which articles answer a query, or ``no_answer`` (the docs do not answer it: a content
+    gap, never an eval query), or ``skip`` (not judged: it leaves the queue, and changes nothing else).
+    Each record is flushed and fsync'd before :meth:`add` returns, under an exclusive lock, so a killed
+    kernel loses nothing and two writers interleave whole lines.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def add(self, query: str, doc_ids: list[str], *, who: str = "", skip: bool = False) -> None:
+    def add(self, query: str, doc_ids: list[str], *, who: str = "", skip: bool = False, no_answer: bool = False,
+            source: str = "") -> None:
+        """Append one judgment. ``source`` says where the query came from (``typed``, ``search log``,
+        ``generated``): eval slices use it."""
         rec = {"query": query, "norm_query": normalize_query(query), "doc_ids": sorted(doc_ids), "skip": skip,
-               "who": who or os.environ.get("USER", ""),
+               "no_answer": no_answer, "source": source, "who": who or os.environ.get("USER", ""),
                "when": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+", encoding="utf-8") as f:
@@ -121,24 +130,30 @@ class Judgments:
             os.fsync(f.fileno())
             fcntl.flock(f, fcntl.LOCK_UN)
 
-    def latest(self) -> dict[str, dict]:
-        out: dict[str, dict] = {}
+    def records(self) -> list[dict]:
+        """Every readable record, oldest first (a line torn by a crash is left out; earlier ones stand)."""
+        out = []
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     try:
                         rec = json.loads(line)
                     except json.JSONDecodeError:
-                        continue  # a torn last line from a crash; earlier decisions stand
-                    out[rec["norm_query"]] = rec
+                        continue
+                    if isinstance(rec, dict) and isinstance(rec.get("norm_query"), str):
+                        out.append(rec)
         return out
+
+    def latest(self) -> dict[str, dict]:
+        """The last record per normalised query, skips included."""
+        return {rec["norm_query"]: rec for rec in self.records()}
 
     def evalset(self, corpus: Corpus) -> EvalSet:
         """The judged queries (skips left out) as a human-judged eval set."""
         ids = set(corpus.doc_ids())
         queries, relevant = {}, {}
         for n, rec in enumerate(sorted(self.latest().values(), key=lambda r: r["norm_query"]), start=1):
-            if rec["skip"] or not rec["doc_ids"]:
+            if rec["skip"] or rec.get("no_answer") or not rec["doc_ids"]:
                 continue
             unknown = [d for d in rec["doc_ids"] if d not in ids]
             if unknown:
@@ -149,8 +164,8 @@ class Judgments:
                        kind="human", query_source={q: "labelled" for q in queries})
 
 
-def labelling_queue(search_log: pl.DataFrame, judgments: Judgments) -> pl.DataFrame:
-    """Zero-click and abandoned searches not judged yet, most frequent first."""
+def labelling_queue(search_log: pl.DataFrame | None, judgments: Judgments) -> pl.DataFrame:
+    """Zero-click and abandoned searches not judged yet, most frequent first (empty without a search log)."""
     from ..mine_pairs.logs import unanswered_searches
 
     done = set(judgments.latest())
@@ -161,12 +176,27 @@ def labelling_queue(search_log: pl.DataFrame, judgments: Judgments) -> pl.DataFr
 # BEIR export
 
 
+BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+
+
 def export_beir(evalset: EvalSet, corpus: Corpus, folder: str | Path) -> Path:
-    """Write ``corpus.jsonl``, ``queries.jsonl`` and ``qrels.tsv``; the folder appears whole or not at all."""
+    """Write ``corpus.jsonl``, ``queries.jsonl`` and ``qrels.tsv``; the folder appears whole or not at all.
+
+    The new folder is built beside the old one and swapped in; anything else the old folder held (a
+    README, checksums) is carried over. A swap interrupted by a crash is finished by the next call.
+    """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    old = folder.with_name(f".{folder.name}.old")
+    if not folder.exists() and old.exists():  # a crash between the two renames below: put the old set back
+        os.replace(old, folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
+        os.chmod(tmp, folder.stat().st_mode & 0o7777 if folder.is_dir() else 0o755)  # mkdtemp makes it 0700
+        if folder.is_dir():
+            for item in folder.iterdir():
+                if item.name not in BEIR_FILES:
+                    (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
         with open(tmp / "corpus.jsonl", "w", encoding="utf-8") as f:
             for d, t, x in corpus.docs.select("doc_id", "title", "text").iter_rows():
                 f.write(json.dumps({"_id": d, "title": t, "text": x}, ensure_ascii=False) + "\n")
@@ -179,8 +209,10 @@ def export_beir(evalset: EvalSet, corpus: Corpus, folder: str | Path) -> Path:
             for q in evalset.queries:
                 for d in sorted(evalset.relevant[q]):
                     f.write(f"{q}\t{d}\t1\n")
+        for name in BEIR_FILES:
+            with open(tmp / name, "rb") as f:
+                os.fsync(f.fileno())
         if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
             os.replace(tmp, folder)

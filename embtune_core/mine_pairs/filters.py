@@ -8,7 +8,9 @@ notebook 02 re-filters thousands of pairs in milliseconds.
 Reasons: ``too_short``, ``too_long``, ``duplicate`` (same normalised query and article from a
 higher-priority source), ``near_duplicate``, ``too_easy`` (copies the title or a sentence of the
 positive; not applied to docs pairs whose query *is* the title), ``garbage`` (refusals, prompt echoes,
-non-language), and for **LLM queries only** ``roundtrip`` (the base model does not rank their article in
+non-language), for **docs pairs only** ``ambiguous`` (a heading that names more than
+``ambiguous_max_articles`` articles, like "Overview", "OPTIONS" or "Troubleshooting", is no query), and
+for **LLM queries only** ``roundtrip`` (the base model does not rank their article in
 its top ``roundtrip_k``). Click and ticket pairs the base model misses are never dropped: they are the
 vocabulary gap fine-tuning closes, reported as *headroom*.
 """
@@ -28,7 +30,7 @@ from ..core.text import normalize_query
 
 #: When the same query/article pair comes from several sources, the first one here wins.
 SOURCE_PRIORITY = ("search", "ticket", "llm", "docs")
-REASONS = ("too_short", "too_long", "duplicate", "near_duplicate", "too_easy", "garbage", "roundtrip")
+REASONS = ("too_short", "too_long", "duplicate", "near_duplicate", "too_easy", "garbage", "ambiguous", "roundtrip")
 _REFUSAL = re.compile(r"\b(i'?m sorry|i cannot|i can'?t (help|assist)|as an ai|language model|i am unable)\b", re.I)
 _ECHO = re.compile(r"\b(generate|write|list)\b.*\b(questions?|queries)\b|\b(this|the) article\b", re.I)
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -89,6 +91,8 @@ def score(cand: pl.DataFrame, corpus: Corpus, encoder, *, k: int = 100) -> pl.Da
         pl.Series("norm_query", [normalize_query(q) for q in queries]),
         pl.Series("_row", range(len(queries))),
     )
+    # how many articles the same (normalised) query points at, among pairs of its source
+    out = out.with_columns(pl.col("doc_id").n_unique().over(["norm_query", "source"]).alias("n_articles"))
     # order inside each article: higher-priority source, then more support, then pair id
     out = out.sort(["doc_id", "priority", "weight", "pair_id"], descending=[False, False, True, False])
     out = out.with_columns(pl.col("_row").cum_count().over(["norm_query", "doc_id"]).sub(1).alias("dup_rank"))
@@ -109,6 +113,9 @@ def score(cand: pl.DataFrame, corpus: Corpus, encoder, *, k: int = 100) -> pl.Da
 
 def apply(scored: pl.DataFrame, cfg: FilterConfig) -> pl.DataFrame:
     """Add ``reasons`` (list of reasons, empty when kept) and ``kept``. Cheap: no model involved."""
+    if "n_articles" not in scored.columns:  # candidates scored before the ambiguous filter existed
+        norm = pl.col("query").map_elements(normalize_query, return_dtype=pl.String)
+        scored = scored.with_columns(pl.col("doc_id").n_unique().over(norm, "source").alias("n_articles"))
     words = pl.col("query").str.split(" ").list.len()
     checks = [
         ("too_short", pl.col("query").str.strip_chars().str.len_chars() < cfg.min_chars),
@@ -117,6 +124,7 @@ def apply(scored: pl.DataFrame, cfg: FilterConfig) -> pl.DataFrame:
         ("near_duplicate", (pl.col("dup_rank") == 0) & (pl.col("near_dup_sim") >= cfg.near_duplicate)),
         ("too_easy", (pl.col("source") != "docs") & (pl.col("easy_score") >= cfg.too_easy)),
         ("garbage", pl.col("garbage")),
+        ("ambiguous", (pl.col("source") == "docs") & (pl.col("n_articles") > cfg.ambiguous_max_articles)),
         ("roundtrip", (pl.col("source") == "llm")
          & (pl.col("base_rank").is_null() | (pl.col("base_rank") > cfg.roundtrip_k))),
     ]

@@ -34,11 +34,18 @@ def satisfied_clicks(log: pl.DataFrame, *, min_dwell: float = MIN_DWELL,
             .select("search_id", "session_id", "query", "norm_query", "doc_id", "position", "dwell", "reason"))
 
 
-def unanswered_searches(log: pl.DataFrame) -> pl.DataFrame:
+#: Columns of :func:`unanswered_searches`.
+UNANSWERED_SCHEMA = {"norm_query": pl.String, "query": pl.String, "searches": pl.UInt32, "abandoned": pl.UInt32}
+
+
+def unanswered_searches(log: pl.DataFrame | None) -> pl.DataFrame:
     """Zero-click searches, counted per normalised query, most frequent first: the complaints live here.
 
     Columns: norm_query, query (most common spelling), searches, abandoned (how many ended a session).
+    A project without a search log (``None``) or an empty log has none: an empty frame of those columns.
     """
+    if log is None or log.height == 0:
+        return pl.DataFrame(schema=UNANSWERED_SCHEMA)
     last = log.with_columns(pl.int_range(pl.len()).alias("_order")).with_columns(
         (pl.col("_order") == pl.col("_order").max().over("session_id")).alias("_last"))
     zero = last.filter(pl.col("clicks").list.len() == 0).with_columns(

@@ -13,8 +13,18 @@ from ..core.config import TrainConfig
 from .card import write_model_card
 from .data import TrainData, load_pairs, prepare, split_validation
 from .run import Run, TrainPlan, new_run_id, plan, train_run
-from .trainer import TrainResult, TrainState, build_trainer, diagnose, estimate_seconds, train
+from .trainer import (
+    TrainResult,
+    TrainState,
+    build_trainer,
+    diagnose,
+    estimate_seconds,
+    make_loss,
+    merge_into,
+    train,
+    validation_corpus,
+)
 
 __all__ = ["Run", "TrainConfig", "TrainData", "TrainPlan", "TrainResult", "TrainState", "build_trainer", "diagnose",
-           "estimate_seconds", "load_pairs", "new_run_id", "plan", "prepare", "split_validation", "train",
-           "train_run", "write_model_card"]
+           "estimate_seconds", "load_pairs", "make_loss", "merge_into", "new_run_id", "plan", "prepare", "split_validation", "train",
+           "train_run", "validation_corpus", "write_model_card"]

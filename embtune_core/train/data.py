@@ -123,28 +123,32 @@ def prepare(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, model=N
                          f"of {config.batch_size}: mine more pairs or lower the batch size")
     stats.update(train=train.height, val=val.height,
                  per_source=dict(train.group_by("source").len().sort("source").iter_rows()))
-    train = train.select(pl.col("query").alias("anchor"), "positive", "doc_id")
+    train = train.select(pl.col("query").alias("anchor"), "positive", "doc_id", "source")
     if config.general_pairs and config.general_share > 0:
         general = load_pairs(config.general_pairs)
         n = min(general.height, int(round(train.height * config.general_share / (1 - config.general_share))))
         general = general.sample(n, seed=config.seed, shuffle=True)
         train = pl.concat([train, general.select(pl.col("query").alias("anchor"), "positive",
-                                                  pl.lit("__general__").alias("doc_id"))])
+                                                  pl.lit("__general__").alias("doc_id"),
+                                                  pl.lit("general").alias("source"))])
         stats["general_pairs"] = n
     if config.hard_negatives and model is not None:
-        train = add_hard_negatives(train, corpus, model, config, log=log)
+        train, random_per_source = add_hard_negatives(train, corpus, model, config, log=log)
         stats["hard_negatives"] = config.hard_negatives
+        stats["hard_negatives_random"] = random_per_source
     return TrainData(train=train, val=val.select(pl.col("query").alias("anchor"), "doc_id"), stats=stats)
 
 
 def add_hard_negatives(train: pl.DataFrame, corpus: Corpus, model, config: TrainConfig,
-                       log: Callable[[str], None] = print) -> pl.DataFrame:
+                       log: Callable[[str], None] = print) -> tuple[pl.DataFrame, dict[str, int]]:
     """Mine ``config.hard_negatives`` per pair with sentence-transformers' ``mine_hard_negatives``.
 
     Candidates are the corpus's retrieval units ranked by the current model within
-    ``hard_negative_range``, below ``(1 - margin) x`` the positive's score. A sibling section of the
-    positive's article is never a negative (it is a false negative by construction); pairs left without
-    enough candidates get a random unit from another article, so no pair is lost.
+    ``hard_negative_range``, under the false-negative margin (``hard_negative_margin_kind``). A sibling
+    section of the positive's article is never a negative (it is a false negative by construction);
+    pairs left without enough candidates get a random unit from another article, so no pair is lost
+    (none when every unit belongs to the pair's own articles). Returns the frame and, per source, how
+    many negatives were filled at random.
     """
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
@@ -156,7 +160,8 @@ def add_hard_negatives(train: pl.DataFrame, corpus: Corpus, model, config: Train
     lo, hi = config.hard_negative_range
     ds = Dataset.from_dict({"anchor": train["anchor"].to_list(), "positive": train["positive"].to_list()})
     mined = mine_hard_negatives(ds, model, corpus=units, range_min=lo, range_max=hi,
-                                relative_margin=config.hard_negative_margin, num_negatives=extra,
+                                num_negatives=extra, **{f"{config.hard_negative_margin_kind}_margin":
+                                                        config.hard_negative_margin},
                                 sampling_strategy="top", output_format="labeled-list", batch_size=64,
                                 verbose=False)
     found: dict[str, list[str]] = {}
@@ -167,15 +172,22 @@ def add_hard_negatives(train: pl.DataFrame, corpus: Corpus, model, config: Train
     for a, d in train.select("anchor", "doc_id").iter_rows():
         anchor_docs.setdefault(a, set()).add(d)
     rng = random.Random(config.seed)
-    out, fallback = [], 0
-    for a in train["anchor"].to_list():
+    out, random_per_source = [], {}
+    for a, source in train.select("anchor", "source").iter_rows():
         negs = list(dict.fromkeys(t for t in found.get(a, []) if doc_of.get(t) not in anchor_docs[a]))[:want]
-        while len(negs) < want:
-            fallback += 1
-            t = units[rng.randrange(len(units))]
-            if doc_of[t] not in anchor_docs[a] and t not in negs:
-                negs.append(t)
-        out.append(negs)
-    log(f"hard negatives: {want} per pair from mine_hard_negatives (range {lo}-{hi}, relative margin "
-        f"{config.hard_negative_margin}); {fallback} filled at random")
-    return train.with_columns([pl.Series(f"negative_{i + 1}", [n[i] for n in out]) for i in range(want)])
+        if len(negs) < want:
+            others = [t for t in units if doc_of[t] not in anchor_docs[a] and t not in negs]
+            picked = rng.sample(others, min(want - len(negs), len(others)))
+            random_per_source[source] = random_per_source.get(source, 0) + len(picked)
+            negs += picked
+        if not negs:
+            raise InputError(f"no unit of the corpus lies outside the articles of the query {a!r}: there is no "
+                             "negative to train against; set train.hard_negatives = 0 or add articles")
+        out.append(negs + [negs[-1]] * (want - len(negs)))
+    filled = sum(random_per_source.values())
+    log(f"hard negatives: {want} per pair from mine_hard_negatives (ranks {lo}-{hi}, {config.hard_negative_margin_kind} "
+        f"margin {config.hard_negative_margin}); {filled} of {len(out) * want} filled at random because no "
+        "candidate passed the margin" + (f" ({', '.join(f'{s}: {n}' for s, n in sorted(random_per_source.items()))})"
+                                         if filled else ""))
+    frame = train.with_columns([pl.Series(f"negative_{i + 1}", [n[i] for n in out]) for i in range(want)])
+    return frame, random_per_source

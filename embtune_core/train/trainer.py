@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
 import threading
@@ -25,6 +24,7 @@ import polars as pl
 from ..core.config import TrainConfig
 from ..core.models import cuda_available
 from ..core.sources import Corpus
+from ..core.workspace import write_json
 from .card import write_model_card
 from .data import TrainData, prepare
 
@@ -122,25 +122,53 @@ def diagnose(losses: list[tuple[int, float]], val_mrr: list[tuple[int, float]]) 
     return out
 
 
-def build_trainer(model, data: TrainData, corpus: Corpus, config: TrainConfig, state: TrainState):
+def make_loss(model, config: TrainConfig, guide=None):
+    """The configured loss. ``gist`` / ``cached_gist`` need ``guide`` (the base model): an in-batch
+    negative the guide scores above the pair's positive is masked as a likely false negative."""
+    from sentence_transformers.sentence_transformer import losses
+
+    directions = ("query_to_doc", "doc_to_query") if config.symmetric else ("query_to_doc",)
+    if config.loss == "cached_mnrl":
+        return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size,
+                                                         directions=directions)
+    if config.loss in ("gist", "cached_gist"):
+        if guide is None:
+            raise ValueError("GIST losses need the base model as guide")
+        if config.loss == "gist":
+            return losses.GISTEmbedLoss(model, guide, contrast_positives=config.symmetric)
+        return losses.CachedGISTEmbedLoss(model, guide, mini_batch_size=config.mini_batch_size,
+                                          contrast_positives=config.symmetric)
+    return losses.MultipleNegativesRankingLoss(model, directions=directions)
+
+
+def validation_corpus(data: TrainData, corpus: Corpus, config: TrainConfig) -> tuple[dict, dict]:
+    """Unit texts by id for the validation evaluator, and each validation query's relevant unit ids:
+    every unit of a validation article plus, seeded, other units up to ``val_corpus_max``."""
+    units, unit_docs = corpus.unit_texts(), corpus.unit_doc_ids()
+    wanted = set(data.val["doc_id"].to_list())
+    keep = [i for i, d in enumerate(unit_docs) if d in wanted]
+    rest = [i for i, d in enumerate(unit_docs) if d not in wanted]
+    if config.val_corpus_max and len(rest) > config.val_corpus_max:
+        rest = sorted(random.Random(config.seed).sample(rest, config.val_corpus_max))
+    ids = sorted(keep + rest)
+    corpus_map = {f"u{i}": units[i] for i in ids}
+    by_doc: dict[str, set[str]] = {}
+    for i in ids:
+        by_doc.setdefault(unit_docs[i], set()).add(f"u{i}")
+    return corpus_map, by_doc
+
+
+def build_trainer(model, data: TrainData, corpus: Corpus, config: TrainConfig, state: TrainState, *, guide=None):
     """A ``SentenceTransformerTrainer`` with only the loss's text columns, NO_DUPLICATES batches and
     checkpoint selection by validation MRR@10 over the full corpus."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-    from sentence_transformers.sentence_transformer.losses import (
-        CachedMultipleNegativesRankingLoss,
-        MultipleNegativesRankingLoss,
-    )
 
     text_cols = ["anchor", "positive"] + sorted(c for c in data.train.columns if c.startswith("negative_"))
     train_ds = Dataset.from_dict({c: data.train[c].to_list() for c in text_cols})
-    units, unit_docs = corpus.unit_texts(), corpus.unit_doc_ids()
-    corpus_map = {f"u{i}": t for i, t in enumerate(units)}
-    by_doc: dict[str, set[str]] = {}
-    for i, d in enumerate(unit_docs):
-        by_doc.setdefault(d, set()).add(f"u{i}")
+    corpus_map, by_doc = validation_corpus(data, corpus, config)
     queries, relevant = {}, {}
     for i, (a, d) in enumerate(data.val.select("anchor", "doc_id").iter_rows()):
         queries[f"v{i}"] = a
@@ -148,10 +176,7 @@ def build_trainer(model, data: TrainData, corpus: Corpus, config: TrainConfig, s
     evaluator = InformationRetrievalEvaluator(queries, corpus_map, relevant, name="val", mrr_at_k=[10],
                                               ndcg_at_k=[10], accuracy_at_k=[1, 5], precision_recall_at_k=[5],
                                               map_at_k=[10], write_csv=False, batch_size=64)
-    if config.loss == "cached_mnrl":
-        loss = CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
-    else:
-        loss = MultipleNegativesRankingLoss(model)
+    loss = make_loss(model, config, guide)
     steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
     total = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
     every = config.checkpoint_steps or max(1, min(steps_per_epoch, total // 3 or 1))
@@ -174,6 +199,18 @@ def build_trainer(model, data: TrainData, corpus: Corpus, config: TrainConfig, s
 
     trainer.remove_callback(PrinterCallback)  # progress goes through TrainState, not stdout
     return trainer, total
+
+
+def merge_into(model, base, share: float) -> None:
+    """Average ``share`` of ``base``'s weights into ``model`` in place (LM-Cocktail-style merging: the tuned
+    model keeps more of what the base model knew)."""
+    import torch
+
+    base_state = base.state_dict()
+    with torch.no_grad():
+        for name, param in model.state_dict().items():
+            if param.dtype.is_floating_point and name in base_state:
+                param.mul_(1 - share).add_(base_state[name].to(param.device), alpha=share)
 
 
 def estimate_seconds(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, steps: int = 2) -> float:
@@ -228,7 +265,8 @@ def train(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, state: Tr
     set_seed(config.seed)
     model = load_model(config.base_model, max_seq_length=config.max_seq_length)
     data = prepare(pairs, corpus, config, model=model if config.hard_negatives else None, encoder=encoder, log=log)
-    trainer, total = build_trainer(model, data, corpus, config, state)
+    guide = load_model(config.base_model, max_seq_length=config.max_seq_length) if "gist" in config.loss else None
+    trainer, total = build_trainer(model, data, corpus, config, state, guide=guide)
     log(f"training: {data.stats['train']} pairs ({data.stats.get('general_pairs', 0)} general), "
         f"{data.stats['val']} validation, {total} steps of {config.batch_size}")
     out = Path(config.output_dir)
@@ -241,17 +279,23 @@ def train(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, state: Tr
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - t0
     final = out  # ``SentenceTransformer(output_dir)`` loads the best model
-    model.save(str(final))
+    if config.merge_base:
+        merge_into(model, load_model(config.base_model, max_seq_length=config.max_seq_length), config.merge_base)
+        log(f"merged {config.merge_base:.0%} of the base model's weights into the tuned model")
+    model.save(str(final), create_model_card=False)  # never sentence-transformers' card: it quotes training rows
     warnings = diagnose(state.losses, state.val_mrr)
-    info = {"base_model": config.base_model, "pairs_per_source": data.stats.get("per_source", {}),
+    base_label = Path(config.base_model).name if Path(config.base_model).expanduser().exists() else config.base_model
+    info = {"base_model": base_label, "pairs_per_source": data.stats.get("per_source", {}),
             "train_pairs": data.stats["train"], "validation_pairs": data.stats["val"],
-            "general_pairs": data.stats.get("general_pairs", 0), "config": dataclasses.asdict(config),
+            "general_pairs": data.stats.get("general_pairs", 0),
+            "config": {k: v for k, v in dataclasses.asdict(config).items()  # no paths of this machine
+                       if k not in ("output_dir", "general_pairs", "base_model")},
             "best_validation_mrr@10": max((m for _, m in state.val_mrr), default=None), **(card_info or {})}
     write_model_card(final, info)
     for ckpt in (out / "checkpoints").glob("checkpoint-*"):
-        write_model_card(ckpt, {"note": "intermediate checkpoint", "base_model": config.base_model})
-    (out / "train_log.json").write_text(json.dumps({"losses": state.losses, "val_mrr@10": state.val_mrr,
-                                                   "stats": data.stats, "warnings": warnings}, indent=1))
+        write_model_card(ckpt, {"note": "intermediate checkpoint", "base_model": base_label})
+    write_json(out / "train_log.json", {"losses": state.losses, "val_mrr@10": state.val_mrr, "stats": data.stats,
+                                        "warnings": warnings})
     return TrainResult(output_dir=str(final), best_checkpoint=trainer.state.best_model_checkpoint,
                        steps=trainer.state.global_step, seconds=seconds, losses=list(state.losses),
                        val_mrr=list(state.val_mrr), stats=data.stats, stopped_early=state.stop.is_set(),

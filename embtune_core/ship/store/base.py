@@ -12,6 +12,9 @@ import numpy as np
 from ...core.errors import StoreError
 
 ALIASES = ("live", "candidate")
+#: How many articles each side of a hybrid search ranks before fusing (``core.evaluate.MAX_K``, as the
+#: in-memory hybrid does; kept here so the store does not import torch).
+HYBRID_DEPTH = 100
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
@@ -49,6 +52,16 @@ class CollectionInfo:
     created: str = ""
     meta: dict = field(default_factory=dict)
 
+    @property
+    def kind(self) -> str:
+        """``hybrid`` when the collection also holds BM25 postings (``meta["lexical"]``), else ``dense``."""
+        return "hybrid" if self.meta.get("lexical") else "dense"
+
+    @property
+    def retriever(self) -> str:
+        """The retriever spec the collection serves: ``hybrid:<model>`` or the model."""
+        return f"hybrid:{self.model}" if self.kind == "hybrid" else self.model
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -70,12 +83,24 @@ class VectorStore(Protocol):
     def publish(self, handle: str, info: CollectionInfo, *, replace: bool = False) -> None:
         """Index the staging table and make it collection ``info.name`` in one transaction."""
 
+    def write_postings(self, handle: str, terms: Sequence[str], unit_ids: Sequence[str], doc_ids: Sequence[str],
+                       weights: Sequence[float]) -> None:
+        """Add BM25 postings ``(term, unit, article, weight)`` to a hybrid collection's staging side."""
+
     def discard(self, handle: str) -> None: ...
 
     def search(self, name: str, vectors: np.ndarray, k: int = 10, *, exact: bool = False) -> list[list[Hit]]: ...
 
     def search_articles(self, name: str, vectors: np.ndarray, k: int = 10, *,
                         exact: bool = False) -> list[list[tuple[str, float]]]: ...
+
+    def search_hybrid(self, name: str, vectors: np.ndarray, token_lists: Sequence[Sequence[str]], k: int = 10, *,
+                      exact: bool = False) -> list[list[tuple[str, float]]]:
+        """Top-``k`` articles per query, dense and BM25 fused by reciprocal rank fusion (one statement)."""
+
+    def search_hybrid_hits(self, name: str, vectors: np.ndarray, token_lists: Sequence[Sequence[str]],
+                           k: int = 10, *, exact: bool = False) -> list[list[Hit]]:
+        """:meth:`search_hybrid` with each article's best section and title, for display."""
 
     def drop(self, name: str) -> None: ...
 

@@ -5,9 +5,15 @@ with an HNSW cosine index; a registry ``embtune_collections``; aliases ``embtune
 (alias -> collection, with the previous target for rollback); an audit trail ``embtune_alias_log``.
 Identifiers are always composed with ``psycopg.sql.Identifier`` after :func:`validate_name`.
 
-A collection is built in a staging table (``ecstage_<random>``) and published by renaming it in one
-transaction together with its registry row, so readers see either the old state or the finished
-collection, never a half-filled one.
+A *hybrid* collection also has a BM25 postings table ``ecl_<name>`` (term, unit_id, doc_id, weight real),
+one row per (term, unit) with bm25s' own precomputed weight, and a covering btree index
+``(term) INCLUDE (unit_id, doc_id, weight)``: a query's BM25 score for a unit is the sum of its tokens'
+weights, read by an index-only scan. :meth:`PgVectorStore.search_hybrid` fuses both sides in one
+statement (see :func:`_hybrid_sql`).
+
+A collection is built in staging tables (``ecstage_<random>``, and ``ecstage_<random>_lex`` for the
+postings) and published by renaming them in one transaction together with the registry row, so readers
+see either the old state or the finished collection, never a half-filled one.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from ...core.errors import StoreError
-from .base import ALIASES, CollectionInfo, Hit, validate_name
+from .base import ALIASES, HYBRID_DEPTH, CollectionInfo, Hit, validate_name
 
 _SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -57,7 +63,7 @@ CREATE TABLE IF NOT EXISTS embtune_alias_log (
 """
 
 
-_STAGE = re.compile(r"^ecstage_(\d+)_[0-9a-f]+$")
+_STAGE = re.compile(r"^ecstage_(\d+)_[0-9a-f]+(_lex)?$")
 #: A staging table older than this was left by a build that crashed; the next build drops it.
 STALE_STAGING_SECONDS = 24 * 3600
 
@@ -86,6 +92,66 @@ def _database_errors_as_store_errors(cls):
 
 def _table(name: str) -> sql.Identifier:
     return sql.Identifier(f"ec_{validate_name(name)}")
+
+
+def _postings(name: str) -> sql.Identifier:
+    return sql.Identifier(f"ecl_{validate_name(name)}")
+
+
+#: Tie order everywhere: doc ids compared byte-wise (Python's ``str`` order, which the in-memory evaluation
+#: uses), whatever the database's default collation is.
+_BY_ID = 'COLLATE "C"'
+
+
+def _hybrid_sql(vectors: sql.Identifier, postings: sql.Identifier, *, exact: bool, units: bool) -> sql.Composed:
+    """One statement: the dense ranking and the BM25 ranking of articles, fused by reciprocal rank fusion.
+
+    * ``dense``: an article scores its best section by cosine; its top ``depth`` articles (every row with
+      ``exact``, else the HNSW index's ``fetch`` nearest sections);
+    * ``lex``: the query's tokens (``unnest``, a repeated token counted again) joined to the postings, a
+      unit's score the sum of its tokens' weights (float8: the sum of a few float32 weights is exact in
+      float8, so it does not depend on the order Postgres adds them), an article its best unit, score
+      > 0, top ``depth``;
+    * fused: ``sum of 1 / (rrf_k + rank)`` over the two rankings (a full outer join), ties by doc id.
+
+    This is :class:`~embtune_core.core.retrievers.HybridRetriever` step by step. With ``units`` each
+    result also carries its best section (the dense side's when the article is among the dense
+    candidates, else BM25's) and title.
+    """
+    dense_u = ("SELECT unit_id, doc_id, 1 - (embedding <=> %(q)s) AS s FROM {vectors}" if exact else
+               "SELECT unit_id, doc_id, 1 - (embedding <=> %(q)s) AS s FROM {vectors} "
+               "ORDER BY embedding <=> %(q)s LIMIT %(fetch)s")
+    body = f"""
+WITH dense_u AS ({dense_u}),
+dense AS (
+    SELECT doc_id, row_number() OVER (ORDER BY max(s) DESC, doc_id {_BY_ID}) AS r
+    FROM dense_u GROUP BY doc_id ORDER BY r LIMIT %(depth)s),
+lex_u AS (
+    SELECT p.unit_id, min(p.doc_id) AS doc_id, sum(p.weight::float8) AS s
+    FROM unnest(%(terms)s::text[]) AS q(term) JOIN {{postings}} AS p ON p.term = q.term
+    GROUP BY p.unit_id),
+lex AS (
+    SELECT doc_id, row_number() OVER (ORDER BY max(s) DESC, doc_id {_BY_ID}) AS r
+    FROM lex_u GROUP BY doc_id HAVING max(s) > 0 ORDER BY r LIMIT %(depth)s),
+fused AS (
+    SELECT coalesce(d.doc_id, l.doc_id) AS doc_id,
+           coalesce(1.0::float8 / (%(rrf_k)s + d.r), 0) + coalesce(1.0::float8 / (%(rrf_k)s + l.r), 0) AS score
+    FROM dense AS d FULL OUTER JOIN lex AS l ON l.doc_id = d.doc_id)"""
+    if not units:
+        tail = f"\nSELECT doc_id, score FROM fused ORDER BY score DESC, doc_id {_BY_ID} LIMIT %(k)s"
+    else:
+        tail = f""",
+top AS (SELECT doc_id, score FROM fused ORDER BY score DESC, doc_id {_BY_ID} LIMIT %(k)s),
+best AS (
+    SELECT DISTINCT ON (doc_id) doc_id, unit_id FROM (
+        SELECT doc_id, unit_id, 0 AS side, s FROM dense_u WHERE doc_id IN (SELECT doc_id FROM top)
+        UNION ALL
+        SELECT doc_id, unit_id, 1 AS side, s FROM lex_u WHERE doc_id IN (SELECT doc_id FROM top)) AS c
+    ORDER BY doc_id, side, s DESC, unit_id {_BY_ID})
+SELECT t.doc_id, t.score, b.unit_id, v.title
+FROM top AS t JOIN best AS b ON b.doc_id = t.doc_id JOIN {{vectors}} AS v ON v.unit_id = b.unit_id
+ORDER BY t.score DESC, t.doc_id {_BY_ID}"""
+    return sql.SQL(body + tail).format(vectors=vectors, postings=postings)
 
 
 @_database_errors_as_store_errors
@@ -122,10 +188,36 @@ class PgVectorStore:
             "CREATE TABLE {} (unit_id text PRIMARY KEY, doc_id text NOT NULL, title text NOT NULL DEFAULT '', "
             "text text NOT NULL DEFAULT '', embedding vector({}) NOT NULL)"
         ).format(sql.Identifier(handle), sql.Literal(int(info.dim))))
+        if info.kind == "hybrid":
+            try:
+                self.conn.execute(sql.SQL(
+                    "CREATE TABLE {} (term text NOT NULL, unit_id text NOT NULL, doc_id text NOT NULL, "
+                    "weight real NOT NULL)").format(sql.Identifier(f"{handle}_lex")))
+            except BaseException:
+                self.discard(handle)
+                raise
         return handle
 
     def _target(self, handle: str) -> sql.Identifier:
         return sql.Identifier(handle) if _STAGE.match(handle) else _table(handle)
+
+    def write_postings(self, handle: str, terms: Sequence[str], unit_ids: Sequence[str], doc_ids: Sequence[str],
+                       weights: Sequence[float]) -> None:
+        """Append BM25 postings to a hybrid build's staging side (``COPY``; the index comes at publish).
+
+        Only a staging handle: a unit's BM25 weights depend on the whole corpus (idf, average length),
+        so a published hybrid collection is rebuilt, never patched."""
+        if not _STAGE.match(handle) or handle.endswith("_lex"):
+            raise StoreError("write_postings: BM25 postings go to a build's staging handle (weights depend on the "
+                             "whole corpus: rebuild the collection instead of patching it)")
+        if not (len(terms) == len(unit_ids) == len(doc_ids) == len(weights)):
+            raise StoreError("write_postings: terms, unit ids, doc ids and weights differ in length")
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            with cur.copy(sql.SQL("COPY {} (term, unit_id, doc_id, weight) FROM STDIN WITH (FORMAT BINARY)")
+                          .format(sql.Identifier(f"{handle}_lex"))) as copy:
+                copy.set_types(["text", "text", "text", "float4"])
+                for row in zip(terms, unit_ids, doc_ids, weights, strict=True):
+                    copy.write_row(row)
 
     def upsert(self, handle: str, unit_ids: Sequence[str], doc_ids: Sequence[str], titles: Sequence[str],
                texts: Sequence[str], vectors: np.ndarray) -> None:
@@ -134,6 +226,11 @@ class PgVectorStore:
         if not (len(unit_ids) == len(doc_ids) == len(titles) == len(texts) == vectors.shape[0]):
             raise StoreError("upsert: ids, doc ids, titles, texts and vectors differ in length")
         target = self._target(handle)
+        if not _STAGE.match(handle):
+            info = self._require(handle)
+            if info.kind == "hybrid":
+                raise StoreError(f"collection {handle!r} is hybrid: its BM25 weights depend on the whole corpus, so "
+                                 "changed texts need a rebuild (embtune ship ... --hybrid), not an upsert")
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(sql.SQL("CREATE TEMP TABLE embtune_upsert (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP")
                         .format(target))
@@ -150,11 +247,14 @@ class PgVectorStore:
     def publish(self, handle: str, info: CollectionInfo, *, replace: bool = False) -> None:
         """Build the HNSW index, then rename the staging table and register it, in one transaction."""
         stage = self._target(handle)
+        hybrid = info.kind == "hybrid"
         self.conn.execute("SET maintenance_work_mem = '512MB'")  # the HNSW graph builds in memory: much faster
         self.conn.execute(sql.SQL(
             "CREATE INDEX {} ON {} USING hnsw (embedding vector_cosine_ops) WITH (m = {}, ef_construction = {})"
         ).format(sql.Identifier(f"{handle}_hnsw"), stage, sql.Literal(self.hnsw_m),
                  sql.Literal(self.hnsw_ef_construction)))
+        if hybrid:
+            self._index_postings(handle)
         with self.conn.transaction():
             # one publisher per name at a time (a notebook and the CLI building the same collection)
             self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"embtune:{info.name}",))
@@ -167,14 +267,30 @@ class PgVectorStore:
             self.conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(stage, _table(info.name)))
             self.conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
                 sql.Identifier(f"{handle}_hnsw"), sql.Identifier(f"ec_{info.name}_hnsw")))
+            if hybrid:
+                self.conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    sql.Identifier(f"{handle}_lex"), _postings(info.name)))
+                self.conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                    sql.Identifier(f"{handle}_lex_term"), sql.Identifier(f"ecl_{info.name}_term")))
             self.conn.execute(
                 "INSERT INTO embtune_collections (name, model, fingerprint, dim, doc_count, unit_count, "
                 "corpus_hash, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (info.name, info.model, info.fingerprint, info.dim, info.doc_count, info.unit_count,
                  info.corpus_hash, json.dumps(info.meta)))
 
+    def _index_postings(self, handle: str) -> None:
+        """The postings' covering index, then statistics and the visibility map (``VACUUM``, outside any
+        transaction) so a query reads the index alone."""
+        lex = sql.Identifier(f"{handle}_lex")
+        self.conn.execute(sql.SQL("CREATE INDEX {} ON {} (term) INCLUDE (unit_id, doc_id, weight)").format(
+            sql.Identifier(f"{handle}_lex_term"), lex))
+        self.conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(lex))
+
     def discard(self, handle: str) -> None:
-        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._target(handle)))
+        target = self._target(handle)
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+        if _STAGE.match(handle) and not handle.endswith("_lex"):
+            self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(f"{handle}_lex")))
 
     def _drop_stale_staging(self) -> None:
         """Drop staging tables a crashed build left more than a day ago (a running build's is younger)."""
@@ -215,11 +331,11 @@ class PgVectorStore:
         t = _table(name)
         if exact:
             q = sql.SQL("SELECT doc_id, max(1 - (embedding <=> %s)) AS s FROM {} GROUP BY doc_id "
-                        "ORDER BY s DESC, doc_id LIMIT %s").format(t)
+                        "ORDER BY s DESC, doc_id " + _BY_ID + " LIMIT %s").format(t)
         else:
             q = sql.SQL("SELECT doc_id, max(s) AS s FROM (SELECT doc_id, 1 - (embedding <=> %s) AS s FROM {} "
                         "ORDER BY embedding <=> %s LIMIT %s) AS hits GROUP BY doc_id ORDER BY s DESC, doc_id "
-                        "LIMIT %s").format(t)
+                        + _BY_ID + " LIMIT %s").format(t)
         out = []
         with self.conn.transaction(), self.conn.cursor() as cur:
             self._tune(cur, exact, k * overfetch)
@@ -227,6 +343,48 @@ class PgVectorStore:
                 cur.execute(q, (v, k) if exact else (v, v, k * overfetch, k))
                 out.append([(d, float(s)) for d, s in cur.fetchall()])
         return out
+
+    def _require_hybrid(self, name: str) -> CollectionInfo:
+        info = self._require(name)
+        if info.kind != "hybrid":
+            raise StoreError(f"collection {name!r} was built dense-only; re-ship with --hybrid "
+                             f"(embtune ship --model ... --hybrid) to search it with BM25 too")
+        return info
+
+    def _hybrid(self, name: str, vectors: np.ndarray, token_lists, k: int, exact: bool, overfetch: int,
+                units: bool) -> list[list[tuple]]:
+        info = self._require_hybrid(name)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        token_lists = [[str(t) for t in tokens] for tokens in token_lists]
+        if vectors.shape[0] != len(token_lists):
+            raise StoreError("search_hybrid: one token list per query vector")
+        q = _hybrid_sql(_table(name), _postings(name), exact=exact, units=units)
+        fetch = HYBRID_DEPTH * overfetch
+        params = {"depth": HYBRID_DEPTH, "fetch": fetch, "k": int(k), "rrf_k": int(info.meta["hybrid"]["rrf_k"])}
+        out = []
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            self._tune(cur, exact, fetch)
+            cur.execute("SET LOCAL work_mem = '64MB'")  # a common term's postings aggregate in memory
+            for v, tokens in zip(vectors, token_lists, strict=True):
+                cur.execute(q, params | {"q": v, "terms": tokens})
+                out.append(cur.fetchall())
+        return out
+
+    def search_hybrid(self, name: str, vectors: np.ndarray, token_lists, k: int = 10, *, exact: bool = False,
+                      overfetch: int = 4) -> list[list[tuple[str, float]]]:
+        """Top-``k`` articles per query of a hybrid collection: the dense ranking (best section by cosine, top
+        100 articles; every row with ``exact``, else ``100 * overfetch`` sections through the HNSW index) and
+        the BM25 ranking of ``token_lists`` (each query's tokens as :func:`~embtune_core.core.lexical.tokenize`
+        gives them with the collection's settings) fused by reciprocal rank fusion with the collection's
+        ``rrf_k``, in one statement. Scores are the fused ones; ties go to the lower doc id."""
+        return [[(d, float(s)) for d, s in rows]
+                for rows in self._hybrid(name, vectors, token_lists, k, exact, overfetch, units=False)]
+
+    def search_hybrid_hits(self, name: str, vectors: np.ndarray, token_lists, k: int = 10, *, exact: bool = False,
+                           overfetch: int = 4) -> list[list[Hit]]:
+        """:meth:`search_hybrid`, one hit per article with its best section and title (for display)."""
+        return [[Hit(u, d, float(s), t) for d, s, u, t in rows]
+                for rows in self._hybrid(name, vectors, token_lists, k, exact, overfetch, units=True)]
 
     def _tune(self, cur, exact: bool, limit: int) -> None:
         if exact:
@@ -315,6 +473,7 @@ class PgVectorStore:
         if held:
             raise StoreError(f"collection {name!r} is aliased as {', '.join(held)}; move the alias first")
         self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(name)))
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_postings(name)))
         self.conn.execute("DELETE FROM embtune_collections WHERE name = %s", (name,))
 
 
