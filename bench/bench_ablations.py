@@ -50,12 +50,9 @@ METRICS = ("recall@5", "mrr@10")
 
 
 def _paired(base, other, metric) -> dict:
-    from embtune_core.core.stats import paired_delta
+    from embtune_core.core.stats import paired_by_query
 
-    keys = sorted(base.per_query["query_id"])
-    b = dict(zip(base.per_query["query_id"], base.per_query[metric], strict=True))
-    o = dict(zip(other.per_query["query_id"], other.per_query[metric], strict=True))
-    d = paired_delta([b[k] for k in keys], [o[k] for k in keys], metric=metric)
+    d = paired_by_query(base.per_query, other.per_query, metric)
     return {"delta": round(d.delta, 4), "ci95": [round(d.ci_low, 4), round(d.ci_high, 4)]}
 
 
@@ -84,6 +81,7 @@ def main() -> None:
     ap.add_argument("--variants", default="defaults,tutorial,merge50",
                     help=f"comma-separated: {', '.join(VARIANTS)}, tutorial, merge<N>")
     ap.add_argument("--out", required=True, help="JSONL the rows are appended to")
+    ap.add_argument("--defaults-run", help="an existing run trained with the defaults on the same pairs (reused)")
     args = ap.parse_args()
     project = open_project(args.project)
     tmp = Path(tempfile.mkdtemp(prefix="ablations-"))
@@ -101,7 +99,10 @@ def main() -> None:
     for name in args.variants.split(","):
         w, c = time.perf_counter(), time.process_time()
         extra = {}
-        if name == "tutorial":
+        if name == "defaults" and args.defaults_run:
+            model_dir = args.defaults_run
+            extra = {"reused": True}
+        elif name == "tutorial":
             p = plan(project, pairs=args.pairs, log=lambda m: None)
             model_dir = tutorial(p.pairs_path, str(tmp / name))
         elif name.startswith("merge"):

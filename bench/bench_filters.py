@@ -52,7 +52,8 @@ def main() -> dict:
     cand = mine_all(p, enc)
     scored = filters.score(cand, p.corpus, enc)
     labels = {(r["doc_id"], r["query"]): r["label"]
-              for r in map(json.loads, (REPO / "sample_data/signals/llm_labels.jsonl").read_text().splitlines())}
+              for r in (json.loads(ln) for ln in (REPO / "sample_data/signals/llm_labels.jsonl").read_text().split("\n")
+                        if ln.strip())}
     out = {"candidates": cand.height, "at_project_thresholds": quality(scored, p.config.filters, labels)}
     out["too_easy_sweep"] = {str(t): quality(scored, dataclasses.replace(p.config.filters, too_easy=t), labels)
                              for t in (0.7, 0.8, 0.9, 1.0)}

@@ -38,12 +38,9 @@ def _row(res) -> dict:
 
 
 def _delta(base, other, metric) -> dict:
-    from embtune_core.core.stats import paired_delta
+    from embtune_core.core.stats import paired_by_query
 
-    keys = sorted(base.per_query["query_id"])
-    b = dict(zip(base.per_query["query_id"], base.per_query[metric], strict=True))
-    o = dict(zip(other.per_query["query_id"], other.per_query[metric], strict=True))
-    d = paired_delta([b[k] for k in keys], [o[k] for k in keys], metric=metric)
+    d = paired_by_query(base.per_query, other.per_query, metric)
     return {"delta": round(d.delta, 4), "ci95": [round(d.ci_low, 4), round(d.ci_high, 4)]}
 
 

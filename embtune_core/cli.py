@@ -104,11 +104,9 @@ def _readable(obj, indent: int = 0) -> list[str]:
                 return [pad + line for line in table]
         out = []
         for item in obj:
-            if _is_scalar(item):
-                out.append(f"{pad}- {_fmt(item)}")
-            else:
-                out.append(f"{pad}-")
-                out.extend(_readable(item, indent + 1))
+            lines = [_fmt(item)] if _is_scalar(item) else _readable(item) or ["none"]
+            out.append(f"{pad}- {lines[0]}")
+            out.extend(f"{pad}  {line}" for line in lines[1:])
         return out
     return [pad + _fmt(obj)]
 
@@ -141,6 +139,17 @@ def _open(args):
     from .core.project import open_project
 
     return open_project(args.project)
+
+
+def _eval_set(project, what: str):
+    """The project's eval set, or one line saying that ``what`` needs one and how to judge it."""
+    from .core.errors import InputError
+
+    if not project.has_eval_set:
+        raise InputError(f"missing: {what} measures on the eval set; judge one first (`embtune judge --project "
+                         "P --query ... --list`, or notebook 03)",
+                         path=project.config.resolve(project.config.eval.path) or "[eval] path")
+    return project.eval_set
 
 
 def _progress(label: str):
@@ -232,7 +241,7 @@ def cmd_eval(args) -> None:
         corpus, evalset = _beir(args.eval_dir)
         retriever = _beir_retriever(spec, corpus)
     else:
-        corpus, evalset = project.corpus, project.eval_set
+        corpus, evalset = project.corpus, _eval_set(project, "`embtune eval`")
         retriever = project.retriever(spec)
     res = evaluate_retriever(retriever, corpus, evalset, name=str(spec))
     keys = ("recall@5", "recall@10", "mrr@10", "ndcg@10", "accuracy@1", "accuracy@5", "map@100")
@@ -271,6 +280,67 @@ def cmd_leakage(args) -> None:
     _print(report.as_dict(), args.json)
 
 
+@command("judge", "judge a question for the eval set: --list the pooled top 10 (BM25 and the base model), then "
+                  "mark the articles that answer it (--relevant), --no-answer or --skip",
+         arg("--query", required=True, help="a real question, as someone asked it"),
+         arg("--list", action="store_true", help="print the articles to judge for the question (writes nothing)"),
+         arg("--relevant", nargs="+", metavar="DOC", help="ids of the articles that answer it (the doc_id column "
+                                                          "of --list)"),
+         arg("--no-answer", action="store_true", help="the docs do not answer it (a content gap, not an eval query)"),
+         arg("--skip", action="store_true", help="leave it unjudged (it leaves the queue)"),
+         arg("--source", default="typed", choices=("typed", "search log", "generated"),
+             help="where the question came from (eval slices use it; default: typed)"),
+         arg("--k", type=_positive_int, default=10, help="articles to list (default 10)"),
+         parents=(PROJECT, JSON))
+def cmd_judge(args) -> None:
+    import shlex
+
+    from .eval_set import ADVICE, judge, judging_progress, pooled_candidates
+    from .eval_set.judging import candidates_frame
+
+    project = _open(args)
+    chosen = [name for name, on in (("--relevant", bool(args.relevant)), ("--no-answer", args.no_answer),
+                                    ("--skip", args.skip)) if on]
+    if args.list == bool(chosen) or len(chosen) > 1:
+        raise EmbtuneError("give --list to see the articles to judge, or one of --relevant DOC ..., --no-answer, "
+                           "--skip to record a judgment")
+    if args.list:
+        cands = candidates_frame(pooled_candidates(project, args.query, args.k))
+        progress = judging_progress(project)
+        if args.json:
+            _print({"query": args.query, "candidates": cands.to_dicts(), "progress": dataclasses.asdict(progress)},
+                   True)
+            return
+        print(f"{args.query}\n")
+        table = _table(cands.drop("snippet").to_dicts(), headers={"rank": "#", "doc_id": "doc id"}) \
+            if cands.height else ["no articles found"]
+        print(table[0])
+        for line, row in zip(table[1:], cands.iter_rows(named=True), strict=True):
+            print(line)
+            print(f"    {row['snippet']}")
+        where = f"--project {shlex.quote(args.project)} " if args.project else ""
+        print(f"\njudge it: embtune judge {where}--query {shlex.quote(args.query)} --relevant DOC [DOC ...] "
+              "(or --no-answer, --skip)")
+        print(progress.summary())
+        return
+    saved = judge(project, args.query, args.relevant or (), no_answer=args.no_answer, skip=args.skip,
+                  source=args.source)
+    titles = project.corpus.titles()
+    out = {"query": args.query, "judgment": "relevant" if args.relevant else "no answer" if args.no_answer else
+           "skipped", "relevant": [{"doc_id": d, "title": titles[d]} for d in sorted(set(args.relevant or ()))],
+           "eval_set": saved.path, "eval_queries": len(saved.evalset), "eval_hash": saved.sha256,
+           "progress": dataclasses.asdict(saved.progress) | {"remaining": saved.progress.remaining}}
+    if args.json:
+        _print(out, True)
+        return
+    what = ", ".join(f"{r['doc_id']} ({r['title']})" for r in out["relevant"]) or out["judgment"]
+    print(f"saved: {args.query!r} -> {what}")
+    print(f"eval set: {saved.path} ({len(saved.evalset)} queries, hash {saved.sha256[:12]})")
+    print(f"progress: {saved.progress.summary()}")
+    if saved.progress.remaining:
+        print(ADVICE)
+
+
 # --------------------------------------------------------------------------------------------------
 # Step 2: mining and pairs
 
@@ -280,7 +350,7 @@ def cmd_leakage(args) -> None:
          parents=(PROJECT, JSON))
 def cmd_mine(args) -> None:
     from .mine_pairs import filters, mine_project
-    from .mine_pairs.llm import ChatClient, generate_queries, load_generated
+    from .mine_pairs.llm import ChatClient, generate_queries, project_generated
 
     project = _open(args)
     llm_dir = project.workspace.path("cache", "llm")
@@ -293,7 +363,7 @@ def cmd_mine(args) -> None:
         _log(f"LLM: {stats.summary()}")
         failed = stats.failed
     else:
-        llm = load_generated(llm_dir)
+        llm = project_generated(project)  # this [llm] endpoint, model and these article versions only
     scored = mine_project(project, llm=llm)
     filtered = filters.apply(scored, project.config.filters)
     out = {"candidates": scored.height, "kept": int(filtered["kept"].sum()),
@@ -311,10 +381,16 @@ def cmd_mine(args) -> None:
          arg("--out", help="output path (default: <workspace>/pairs.jsonl)"), parents=(PROJECT, JSON))
 def cmd_pairs_export(args) -> None:
     from .mine_pairs import export_project
+    from .mine_pairs.export import NOT_AUDITED
 
-    report = export_project(_open(args), out=args.out)
+    project = _open(args)
+    if not project.has_eval_set:
+        _log("embtune: warning: no eval set yet, so no leakage audit: these pairs may contain the questions you "
+             "judge later; export again after judging (`embtune judge`)")
+    report = export_project(project, out=args.out)
     _print({"path": report.path, "pairs": report.total, "per_source": report.per_source,
-            "leaks_dropped": report.leakage.leaks.height, "leakage": report.leakage.counts()}, args.json)
+            "leaks_dropped": report.leaks_dropped, "complaint_leaks_dropped": report.complaint_leaks_dropped,
+            "leakage": report.leakage.counts() if report.leakage is not None else NOT_AUDITED}, args.json)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,7 +458,7 @@ def cmd_compare(args) -> None:
         result = compare(b, t, evalset).as_dict()
     else:
         project = _open(args)
-        evalset = project.eval_set
+        evalset = _eval_set(project, "`embtune compare`")
         result = compare_runs(project, args.base, args.tuned).as_dict(project.config.gate)
     result.update(base=args.base, tuned=args.tuned, n_queries=len(evalset), eval_kind=evalset.kind)
     _print(result, args.json)
@@ -426,28 +502,38 @@ def _resolve_collection(store, name: str) -> str:
 
 
 @command("ship", "re-encode the corpus into a new versioned collection of the vector store",
-         arg("--model", required=True, help="model id or path (a run folder)"),
+         arg("--model", required=True, help="model id or path (a run folder), or 'hybrid:<model>' (= --hybrid)"),
+         arg("--hybrid", action="store_true", help="also store the corpus's BM25 postings ([lexical]) and serve dense "
+                                                    "+ BM25 fused by reciprocal rank fusion ([hybrid])"),
          arg("--corpus", help="docs to encode (default: the project's docs)"),
-         arg("--collection", help="collection name (default: <model or run>_<corpus hash>)"),
+         arg("--collection", help="collection name (default: <model or run>_<corpus hash>, hybrid_... with --hybrid)"),
          arg("--candidate", action="store_true", help="point the 'candidate' alias at it"),
          arg("--verify", action="store_true", help="check the eval set through the database"),
          parents=(PROJECT, STORE, JSON))
 def cmd_ship(args) -> None:
     from . import ship
     from .core.models import load_model
+    from .core.retrievers import RetrieverSpec
     from .core.sources import load_docs
 
-    model = load_model(args.model)
+    spec = RetrieverSpec.parse(args.model)
+    if spec.kind == "lexical":
+        raise EmbtuneError("a collection holds a model's vectors: give --model a model (add --hybrid for BM25 too)")
+    hybrid = args.hybrid or spec.kind == "hybrid"
+    model = load_model(spec.model)
     with _project_store(args) as (project, store):
         d = project.config.docs
         corpus = load_docs(args.corpus, split=d.split_sections, split_min_words=d.split_min_words) \
             if args.corpus else project.corpus
-        res = ship.build_collection(store, model, corpus, name=args.collection, model_label=args.model,
+        lexical = dict(lexical=project.config.lexical, hybrid=project.config.hybrid) if hybrid else {}
+        res = ship.build_collection(store, model, corpus, name=args.collection, model_label=spec.model,
                                     batch_size=project.config.model.batch_size,
-                                    write_batch=project.config.store.batch_size, progress=_progress("encoding"))
+                                    write_batch=project.config.store.batch_size, progress=_progress("encoding"),
+                                    **lexical)
         ship.record_build(project, res)
         _log(res.summary())
-        out = {"collection": res.info.name, "built": res.created,
+        out = {"collection": res.info.name, "built": res.created, "kind": res.info.kind,
+               "retriever": res.info.retriever,
                "store": ship.describe_url(args.store or ship.store_url(project.config)),
                **{k: v for k, v in dataclasses.asdict(res.info).items() if k != "name"},
                "seconds": round(res.seconds, 2)}
@@ -465,25 +551,57 @@ def cmd_ship(args) -> None:
                          f"measured: {rep.summary()}")
 
 
-@command("search", "search a collection (or the live / candidate alias) with its own model",
+@command("search", "search a collection (or the live / candidate alias) with its own model; a hybrid collection "
+                   "fuses it with BM25",
          arg("--collection", required=True, help="collection name, or 'live' / 'candidate'"),
          arg("--query", required=True), arg("--k", type=_positive_int, default=5, help="how many results (default 5)"),
+         arg("--hybrid", action="store_true", help="require hybrid search (refused on a dense-only collection)"),
+         arg("--dense", action="store_true", help="search a hybrid collection's vectors alone"),
          parents=(PROJECT, STORE, JSON))
 def cmd_search(args) -> None:
     from . import ship
 
-    with _project_store(args) as (_, store):
+    if args.hybrid and args.dense:
+        raise EmbtuneError("--hybrid and --dense exclude each other")
+    with _project_store(args) as (project, store):
         name = _resolve_collection(store, args.collection)
         model = ship.load_collection_model(store, name)
-        hits = ship.search(store, name, model, [args.query], k=args.k)[0]
-    out = {"collection": name, "query": args.query,
-           "hits": [{"rank": i + 1, "doc_id": h.doc_id, "unit_id": h.unit_id, "title": h.title,
-                     "score": round(h.score, 6)} for i, h in enumerate(hits)]}
+        want = True if args.hybrid else (False if args.dense else None)
+        kind = ship.search_kind(store.get(name), want)
+        k = args.k if kind == "hybrid" else args.k * _units_per_article(project)  # hybrid hits are articles
+        hits = ship.search(store, name, model, [args.query], k=k, hybrid=kind == "hybrid")[0]
+    out = {"collection": name, "retriever": kind, "query": args.query, "hits": _article_hits(project, hits, args.k)}
     if args.json:
         _print(out, True)
     else:
-        for h in out["hits"]:
-            print(f"{h['rank']:>2}. {h['score']:.3f}  {h['title']}  ({h['unit_id']})")
+        print(f"{name}: {args.query}")
+        print("\n".join(_table(out["hits"], ["rank", "score", "title", "heading", "url"],
+                                {"rank": "#", "heading": "section"})) if out["hits"] else "no results")
+
+
+def _units_per_article(project) -> int:
+    """The most retrieval units one article has: how many unit hits may hold ``k`` distinct articles."""
+    per = project.corpus.sections.group_by("doc_id").len()
+    return max(1, int(per["len"].max() or 1))
+
+
+def _article_hits(project, hits, k: int) -> list[dict]:
+    """Unit hits grouped by article, best section first (as evaluation ranks them), the top ``k``, with the
+    article's title, the section's heading and the article's URL read from the project's corpus."""
+    corpus = project.corpus
+    docs = corpus.docs.select("doc_id", "title", "url").rows_by_key("doc_id", unique=True)
+    heads = dict(zip(corpus.sections["section_id"], corpus.sections["heading"], strict=True))
+    out, seen = [], set()
+    for h in hits:
+        if h.doc_id in seen:
+            continue
+        seen.add(h.doc_id)
+        title, url = docs.get(h.doc_id, (h.title, ""))
+        out.append({"rank": len(out) + 1, "doc_id": h.doc_id, "unit_id": h.unit_id, "title": title or h.title,
+                    "score": round(h.score, 6), "heading": heads.get(h.unit_id) or "", "url": url or ""})
+        if len(out) == k:
+            break
+    return out
 
 
 @command("collections", "collections of the vector store, with model, size and aliases",
@@ -491,14 +609,16 @@ def cmd_search(args) -> None:
 def cmd_collections(args) -> None:
     with _project_store(args) as (_, store):
         aliases = store.aliases()
-        rows = [dataclasses.asdict(c) | {"aliases": sorted(a for a, n in aliases.items() if n == c.name)}
+        rows = [dataclasses.asdict(c) | {"kind": c.kind, "retriever": c.retriever,
+                                         "aliases": sorted(a for a, n in aliases.items() if n == c.name)}
                 for c in store.list()]
     if args.json:
         _print({"collections": rows, "aliases": aliases}, True)
     else:
         for r in rows:
             tag = f" [{', '.join(r['aliases'])}]" if r["aliases"] else ""
-            print(f"{r['name']}{tag}: {r['unit_count']} units, dim {r['dim']}, {r['model']} ({r['created']})")
+            print(f"{r['name']}{tag}: {r['kind']}, {r['unit_count']} units, dim {r['dim']}, {r['model']} "
+                  f"({r['created']})")
 
 
 @command("promote", "make the candidate collection live (refused if it fails the ship gate)",

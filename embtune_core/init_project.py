@@ -69,8 +69,9 @@ class InitReport:
             lines.append(f"skipped {len(self.skipped)}: " + "; ".join(self.skipped[:3])
                          + (" ..." if len(self.skipped) > 3 else ""))
         lines.append(f"eval set: {self.eval_set}" if self.eval_set else
-                     "eval set: none yet: put real questions and the articles that answer them in eval/ "
-                     "(queries.jsonl, qrels.tsv); steps 1, 3 and 5 and `pairs export` need it")
+                     "eval set: none yet: judge real questions (`embtune judge`, or notebook 03), or put them "
+                     "in eval/ (queries.jsonl, qrels.tsv); steps 1, 3 and 5 measure on it and `pairs export` "
+                     "audits leakage against it")
         missing = [m for m in self.missing if m != "eval set"]
         if missing:
             lines.append(f"missing: {', '.join(missing)} (see the comments in {PROJECT_FILE} for what each adds)")
@@ -100,16 +101,21 @@ def scaffold(docs_path: str | Path, out_dir: str | Path | None = None, *, name: 
     eval_dir = _find_eval_set(docs, out, corpus)
     missing = ("search log", "tickets", "LLM endpoint") + (() if eval_dir else ("eval set",))
     project = _shell_path(target)
-    needs_eval = "" if eval_dir else "   # once eval/ exists"
+    needs_eval = "" if eval_dir else "   # once you have judged some questions"
     report = InitReport(
         project_file=str(target), docs=_rel(docs, out), format=corpus.format, articles=corpus.docs.height,
         sections=units, skipped=corpus.skipped, median_words=int(statistics.median(words)), long_articles=long,
         split_sections=split, eval_set=_rel(eval_dir, out) if eval_dir else "", missing=missing,
         next_commands=(
+            *(() if eval_dir else (
+                f"embtune judge --project {project} --query \"a real question\" --list   # the articles to judge",
+                f"embtune judge --project {project} --query \"a real question\" --relevant DOC_ID   # "
+                f"writes {_rel(out / 'eval', out)}/ (50+ questions)")),
             f"embtune mine --project {project}   # candidate pairs (from the docs alone until you add signals)",
-            f"embtune info --project {project} --no-model{needs_eval}",
+            f"embtune info --project {project} --no-model   # what the project has, and what is missing",
             f"embtune eval --project {project} --ci --save-baseline{needs_eval}",
-            f"embtune pairs export --project {project}{needs_eval}",
+            f"embtune pairs export --project {project}"
+            + ("" if eval_dir else "   # audited for leakage once the eval set exists"),
             f"embtune train --project {project}",
             f"EMBTUNE_PROJECT={shlex.quote(str(target))} ./scripts/workbench   # the six notebooks on this project "
             "(from the embtune checkout)",

@@ -27,14 +27,39 @@ def cli_arg(name: str):
 
 def open_project(*load: str) -> Project:
     """The project of ``--project`` (else ``$EMBTUNE_PROJECT``, else the sample), with the named inputs
-    (``"corpus"``, ``"eval_set"``) loaded now. A bad project stops the cell with its one-line message."""
+    (``"corpus"``, ``"eval_set"``) loaded now. A bad project stops the cell with its one-line message.
+    ``"eval_set"`` loads the eval set when the project has one (a project may have only docs so far:
+    :func:`require_eval_set` stops a step that cannot go without it)."""
     try:
         project = _open_project(cli_arg("project"))
         for name in load:
-            getattr(project, name)
+            if name != "eval_set" or project.has_eval_set:
+                getattr(project, name)
     except EmbtuneError as e:
         mo.stop(True, mo.callout(mo.md(f"**Cannot load the project.** {e}"), kind="danger"))
     return project
+
+
+def eval_set_callout(project: Project, what: str):
+    """A callout saying that ``what`` needs an eval set and how to judge one (nothing when there is one)."""
+    if project.has_eval_set:
+        return mo.md("")
+    c = project.corpus
+    return mo.callout(mo.md(
+        f"**No eval set yet.** {what} Judge one in **step 3** first (notebook 03: type real questions, mark the "
+        "articles that answer them), or `embtune judge --project embtune.toml --query \"...\" --list`. "
+        f"This project has {c.docs.height} articles ({c.sections.height} retrieval units) and base model "
+        f"`{project.config.model.base}`; steps 2, 4 and 6 work without an eval set."), kind="warn")
+
+
+def require_eval_set(project: Project, what: str) -> None:
+    """Stop the cell, and every cell that reads its names, with :func:`eval_set_callout` when the project
+    has no eval set yet, or with the loader's one-line message when the set there is malformed."""
+    mo.stop(not project.has_eval_set, eval_set_callout(project, what))
+    try:
+        _ = project.eval_set  # a malformed set: its one-line message
+    except EmbtuneError as e:
+        mo.stop(True, mo.callout(mo.md(f"**Cannot load the eval set.** {e}"), kind="danger"))
 
 
 def stale_banner(project: Project):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from .base_model import choose_retriever, evaluate_candidates
 from .compare import compare_runs
+from .core.errors import InputError
 from .core.models import fingerprint, load_model
 from .core.project import open_project
 from .core.retrievers import RetrieverSpec
@@ -28,6 +29,9 @@ SUMMARY_METRICS = ("recall@5", "mrr@10", "recall@20")
 def run_all(project_path=None, *, log: Callable[[str], None] = print, max_steps: int = -1,
             started_by: str = "embtune run", progress: Callable | None = None) -> dict:
     project = open_project(project_path)
+    if not project.has_eval_set:  # every step after mining measures on it: say so before an hour of work
+        raise InputError("missing: `embtune run` measures every step on the eval set; judge one first "
+                         "(`embtune judge`, or notebook 03)", path=project.config.resolve(project.config.eval.path))
     base_name = project.config.model.base
     base = project.load_base_model()
     models = {base_name: base}
@@ -35,7 +39,7 @@ def run_all(project_path=None, *, log: Callable[[str], None] = print, max_steps:
     log("mining pairs ...")
     mine_project(project, encoder)
     exported = export_project(project, encoder=encoder)
-    log(f"exported {exported.total} pairs ({exported.leakage.leaks.height} leaking dropped)")
+    log(f"exported {exported.total} pairs ({exported.leaks_dropped} leaking dropped)")
     results = evaluate_candidates(project, models=models)
     verdict = choose_retriever(project, results)
     save_baseline(project, results[base_name], encoder.fingerprint, verdict=verdict)

@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from .compare import Comparison, compare_runs, evaluate_on_project
-from .core.errors import WorkspaceError
+from .core.errors import InputError, WorkspaceError
 from .core.evaluate import EvalResult
 from .core.privacy import scrub, signature_entities
 from .core.project import Project, open_project
@@ -117,8 +117,10 @@ def _source_counts(project: Project) -> pl.DataFrame | None:
         exported = dict(pl.read_ndjson(pairs_path).group_by("source").len().iter_rows())
     names = list(SOURCES) + sorted((set(mined) | set(exported)) - set(SOURCES))
     known = cand is not None
+    # not exported yet: unknown (None), not 0 next to the mined count
     return pl.DataFrame([{"source": SOURCES.get(s, s), "signals": signals.get(s), "mined": mined.get(s) if known
-                          else None, "kept": kept.get(s) if known else None, "exported": exported.get(s, 0)}
+                          else None, "kept": kept.get(s) if known else None,
+                          "exported": exported.get(s, 0) if pairs_path.exists() else None}
                          for s in names],
                         schema_overrides={k: pl.Int64 for k in ("signals", "mined", "kept", "exported")})
 
@@ -141,6 +143,9 @@ def collect(project: Project | str | Path | None = None, *, run: str | Path | No
     from .core.models import fingerprint, load_model
 
     project = _project(project)
+    if not project.has_eval_set:
+        raise InputError("missing: the report's every number is measured on the eval set; judge one first "
+                         "(`embtune judge`, or notebook 03)", path=project.config.resolve(project.config.eval.path))
     run_dir = find_run(project, run)
     base_model = project.load_base_model()
     comparison, tuned_fp, cold = None, None, cold_articles(project.corpus, project.search_log, project.tickets,
@@ -374,8 +379,9 @@ def _summary_section(d: ReportData) -> str:
         per = ", ".join(f"{k} {v}" for k, v in (stats.get("per_source") or {}).items())
         rows.append(("training", f"{stats.get('train')} pairs ({per}), {stats.get('val')} validation"
                      + (f", last logged loss {losses[-1][1]:.3f} at step {losses[-1][0]}" if losses else "")))
-    rows += [("LLM key", f"read from ${cfg.llm.api_key_env} (its value is never written anywhere)"),
-             ("generated", f"{d.generated} by embtune {__version__}")]
+    if cfg.llm.base_url:  # only a configured endpoint reads a key
+        rows.append(("LLM key", f"read from ${cfg.llm.api_key_env} (its value is never written anywhere)"))
+    rows.append(("generated", f"{d.generated} by embtune {__version__}"))
     warns = "".join(f"<p>⚠ {_e(w)}</p>" for w in d.train_log.get("warnings") or [])
     return _section("Summary", "what was tuned, on what, and when this page was made.",
                     _table(pl.DataFrame(rows, schema=["item", "value"], orient="row")), warns, sid="summary")
@@ -388,6 +394,8 @@ def _data_section(d: ReportData) -> str:
         return _section("Training data per source", how,
                         "<p>Not mined yet (step 2, or <code>embtune mine</code>).</p>", sid="data")
     note = "" if d.sources["mined"].null_count() == 0 else "<p>Candidates not saved: mined and kept unknown.</p>"
+    if d.sources["exported"].null_count():
+        note += "<p>Not exported yet (step 2's export, or <code>embtune pairs export</code>).</p>"
     return _section("Training data per source", how, _table(d.sources), note, sid="data")
 
 

@@ -35,6 +35,7 @@ def _():
 @app.cell
 def _():
     project = nb.open_project("eval_set", "corpus")
+    nb.require_eval_set(project, "Step 1 compares the base model, BM25 and their hybrid on your eval set.")
     return (project,)
 
 

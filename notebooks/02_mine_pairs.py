@@ -14,7 +14,7 @@ with app.setup:
     from embtune_core.core.config import FilterConfig
     from embtune_core.core.evaluate import topk_articles
     from embtune_core.mine_pairs import export_pairs, filters, load_candidates, mine_project, review_store
-    from embtune_core.mine_pairs.llm import ChatClient, generate_queries, load_generated
+    from embtune_core.mine_pairs.llm import ChatClient, generate_queries, project_generated
     from embtune_core.mine_pairs.review import progress, review_queue, with_decisions
 
 
@@ -55,8 +55,10 @@ def _(project):
         model=mo.ui.text(value=_c.model),
         n=mo.ui.number(start=1, stop=10, value=_c.queries_per_doc),
     ).form(submit_button_label="Generate LLM queries", bordered=True)
-    mo.accordion({"LLM-generated queries (any OpenAI-compatible endpoint; the key comes from "
-                  f"`${_c.api_key_env}` only; answers are cached, so a rerun is free)": llm_form})
+    _key = (f"the key comes from `${_c.api_key_env}` only; " if _c.base_url else
+            "none configured yet: `[llm] base_url` and `model` in embtune.toml, or fill in the form; ")
+    mo.accordion({f"LLM-generated queries (any OpenAI-compatible endpoint; {_key}answers are cached, so a rerun "
+                  "is free)": llm_form})
     return (llm_form,)
 
 
@@ -77,7 +79,7 @@ def _(encoder, llm_form, project):
     _saved = load_candidates(project)
     if _saved is None or llm_form.value is not None:
         with mo.status.spinner(title="Mining and scoring candidates (base model, cached)"):
-            scored = mine_project(project, encoder, llm=_fresh if _fresh is not None else load_generated(_llm_dir))
+            scored = mine_project(project, encoder, llm=_fresh if _fresh is not None else project_generated(project))
     else:
         scored = _saved
     llm_note
@@ -114,10 +116,19 @@ def apply_filters(project, scored, sliders):
     _chart = alt.Chart(_long.filter(pl.col("pairs") > 0)).mark_bar().encode(
         x=alt.X("pairs:Q", title="rejected pairs"), y=alt.Y("source:N", title=None),
         color=alt.Color("reason:N"), tooltip=["source", "reason", "pairs"]).properties(width=600, height=120)
+    if _head["pairs"]:
+        _headroom = (f"Headroom: the base model misses **{_head['missed_at_k']} of {_head['pairs']}** click and "
+                     f"ticket pairs at top-{_head['k']} ({_head['share']:.0%}) — that is what fine-tuning should fix.")
+    else:
+        _docs = counts.filter(pl.col("source") == "docs")
+        _made = f"**{_docs['candidates'][0]} title and heading pairs, {_docs['kept'][0]} kept**" if _docs.height \
+            else "no pairs (`[mining] doc_pairs` is off)"
+        _headroom = ("No click or ticket pairs: the project has no search log or tickets, so there is no "
+                     f"headroom to measure. Mining the docs alone gave {_made}: they teach the model your "
+                     "vocabulary, not how customers ask. A search log, tickets or an LLM endpoint add real "
+                     "questions (see `embtune info`).")
     mo.vstack([
-        mo.md(f"**{filtered.height} candidates, {int(filtered['kept'].sum())} kept.** Headroom: the base model misses "
-              f"**{_head['missed_at_k']} of {_head['pairs']}** click and ticket pairs at top-{_head['k']} "
-              f"({_head['share']:.0%}) — that is what fine-tuning should fix."),
+        mo.md(f"**{filtered.height} candidates, {int(filtered['kept'].sum())} kept.** {_headroom}"),
         mo.ui.table(counts, selection=None, label="per source"),
         _chart,
     ])
@@ -223,11 +234,16 @@ def _():
 def _(encoder, export_btn, filtered, project, store):
     mo.stop(not export_btn.value)
     _r = export_pairs(project, filtered, store, encoder)
-    _c = _r.leakage.counts()
-    mo.callout(mo.md(f"Wrote **{_r.total} pairs** to `{_r.path}` ({', '.join(f'{k}: {v}' for k, v in _r.per_source.items())}); "
-                     f"dropped **{_c['leaking_pairs']}** that leak into the eval set (exact {_c['exact']}, normalised "
-                     f"{_c['normalized']}, token set {_c['token_set']}, near-duplicate {_c['near_duplicate']})."),
-               kind="success")
+    _wrote = f"Wrote **{_r.total} pairs** to `{_r.path}` ({', '.join(f'{k}: {v}' for k, v in _r.per_source.items())}); "
+    if _r.leakage is None:
+        _out = mo.callout(mo.md(_wrote + "**not audited for leakage: the project has no eval set yet.** Judge one in "
+                                "step 3, then export again so no judged question is trained on."), kind="warn")
+    else:
+        _c = _r.leakage.counts()
+        _out = mo.callout(mo.md(_wrote + f"dropped **{_c['leaking_pairs']}** that leak into the eval set (exact "
+                                f"{_c['exact']}, normalised {_c['normalized']}, token set {_c['token_set']}, "
+                                f"near-duplicate {_c['near_duplicate']})."), kind="success")
+    _out
     return
 
 

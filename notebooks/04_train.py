@@ -43,6 +43,14 @@ def _():
 
 
 @app.cell(hide_code=True)
+def _(project):
+    nb.eval_set_callout(project, "You can train without one, but step 5 cannot tell whether the tuned model is "
+                        "better, and the pairs were exported without a leakage audit. Judge it before training, so "
+                        "the set is never shaped by what the model learned.")
+    return
+
+
+@app.cell(hide_code=True)
 def _(pairs, project):
     _per = pairs.group_by("source").len().sort("source")
     mo.vstack([

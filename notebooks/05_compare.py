@@ -35,6 +35,7 @@ def _():
 @app.cell
 def _():
     project = nb.open_project("eval_set", "corpus")
+    nb.require_eval_set(project, "Step 5 compares base and tuned retrievers on your eval set.")
     _runs = project.runs()
     mo.stop(not _runs, mo.callout(mo.md("No trained run yet: train one in step 4 (or `embtune run`)."), kind="warn"))
     run_options = {p.name: str(p) for p in _runs}

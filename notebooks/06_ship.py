@@ -12,6 +12,7 @@ with app.setup:
     from embtune_core import EmbtuneError, ship
     from embtune_core import notebook as nb
     from embtune_core.core.models import load_model
+    from embtune_core.eval_set import carried_retriever
     from embtune_core.ship import abtest, connect, describe_url, store_url
 
 
@@ -25,6 +26,10 @@ def _():
     `candidate` alias at it, route a share of users to it, read the A/B result, then **promote** (the
     candidate becomes `live`) or **roll back**. Each alias switch is one transaction, and each is
     logged in the workspace's shipping log.
+
+    A **hybrid** collection also stores the corpus's BM25 postings (with the project's `[lexical]`
+    settings, recorded in the collection) and is searched dense + BM25, fused by reciprocal rank
+    fusion, in one SQL statement: the retriever step 1 measured, served from the same Postgres.
     """)
     return
 
@@ -44,6 +49,13 @@ def _(project):
     return
 
 
+@app.cell(hide_code=True)
+def _(project):
+    nb.eval_set_callout(project, "Verifying a collection (section 2) and the ship gate of a promotion (section 6) "
+                        "measure on it; re-encoding, searching, aliases and the A/B analysis work without.")
+    return
+
+
 @app.cell
 def _(project):
     try:
@@ -58,16 +70,22 @@ def _(project):
 
 
 @app.cell(hide_code=True)
-def _(model_options):
+def _(model_options, project):
     model_pick = mo.ui.dropdown(model_options, value=next(iter(model_options)), label="model")
     name_box = mo.ui.text(placeholder="default: <model or run>_<corpus hash>", label="collection name", full_width=True)
     build_btn = mo.ui.run_button(label="Re-encode into a new collection")
-    mo.vstack([mo.md("## 1 · Re-encode the corpus"), mo.hstack([model_pick, name_box], widths=[1, 2]), build_btn])
-    return build_btn, model_pick, name_box
+    _carried = carried_retriever(project)
+    hybrid_box = mo.ui.checkbox(label="fuse with BM25 (hybrid)", value=_carried.startswith("hybrid:"))
+    mo.vstack([mo.md("## 1 · Re-encode the corpus"), mo.hstack([model_pick, name_box], widths=[1, 2]),
+               mo.hstack([build_btn, hybrid_box], justify="start"),
+               mo.md(f"_Step 1 carried forward `{_carried}`; a hybrid collection records `[lexical]` "
+                     f"{dataclasses.asdict(project.config.lexical)} and `[hybrid]` rrf_k "
+                     f"{project.config.hybrid.rrf_k}._")])
+    return build_btn, hybrid_box, model_pick, name_box
 
 
 @app.cell
-def _(build_btn, model_pick, name_box, project, set_version, store):
+def _(build_btn, hybrid_box, model_pick, name_box, project, set_version, store):
     mo.stop(not build_btn.value, mo.md("_Pick a model and press the button: the live collection is not touched._"))
     ship_model = load_model(model_pick.value)
     _n = project.corpus.sections.height
@@ -80,9 +98,11 @@ def _(build_btn, model_pick, name_box, project, set_version, store):
             _last[0] = done
 
         try:
+            _lexical = dict(lexical=project.config.lexical, hybrid=project.config.hybrid) if hybrid_box.value else {}
             built = ship.build_collection(store, ship_model, project.corpus, name=name_box.value.strip() or None,
                                           model_label=model_pick.value, batch_size=project.config.model.batch_size,
-                                          write_batch=project.config.store.batch_size, progress=_progress)
+                                          write_batch=project.config.store.batch_size, progress=_progress,
+                                          **_lexical)
         except EmbtuneError as _e:
             mo.stop(True, mo.callout(mo.md(f"**Not built.** {_e}"), kind="danger"))
     ship.record_build(project, built)
@@ -96,7 +116,8 @@ def _(built):
     verify_btn = mo.ui.run_button(label=f"Verify {built.info.name} on the eval set")
     mo.vstack([mo.md("## 2 · Verify through the database\n\nThe eval set, searched in Postgres, must score what "
                      "the in-memory evaluation scored: exactly with exact search, within 0.01 Recall@5 "
-                     "through the HNSW index."), verify_btn])
+                     "through the HNSW index. A hybrid collection is checked against the in-memory hybrid "
+                     "(same model, BM25 with the collection's stored settings, the same fusion)."), verify_btn])
     return (verify_btn,)
 
 
@@ -116,10 +137,10 @@ def _(get_version, store):
     get_version()
     collections = store.list()
     aliases = store.aliases()
-    _rows = [dataclasses.asdict(c) | {"aliases": ", ".join(a for a, n in aliases.items() if n == c.name)}
-             for c in collections]
-    _table = pl.DataFrame(_rows).select("name", "aliases", "model", "unit_count", "dim", "fingerprint", "created") \
-        if _rows else pl.DataFrame()
+    _cols = ("name", "model", "unit_count", "dim", "fingerprint", "created")
+    _rows = [{"aliases": ", ".join(a for a, n in aliases.items() if n == c.name), "kind": c.kind}
+             | {k: getattr(c, k) for k in _cols} for c in collections]  # meta differs by kind: left out
+    _table = pl.DataFrame(_rows).select("name", "aliases", "kind", *_cols[1:]) if _rows else pl.DataFrame()
     mo.vstack([mo.md("## 3 · Collections and aliases"),
                mo.ui.table(_table, selection=None) if _rows else mo.md("_No collection yet: re-encode above._")])
     return aliases, collections
@@ -158,9 +179,12 @@ def _(collection_models, query_box, search_pick, store):
     mo.stop(not query_box.value.strip() or not search_pick.value)
     if search_pick.value not in collection_models:
         collection_models[search_pick.value] = ship.load_collection_model(store, search_pick.value)
+    _kind = store.get(search_pick.value).kind
     _hits = ship.search(store, search_pick.value, collection_models[search_pick.value], [query_box.value], k=5)[0]
     mo.ui.table(pl.DataFrame([{"rank": i + 1, "title": h.title, "section": h.unit_id, "score": round(h.score, 4)}
-                              for i, h in enumerate(_hits)]), selection=None, label="search results")
+                              for i, h in enumerate(_hits)]), selection=None,
+                label="search results (hybrid: dense + BM25, fused RRF scores)" if _kind == "hybrid"
+                else "search results")
     return
 
 
@@ -173,9 +197,9 @@ def _(project):
     daily = mo.ui.number(1, 10_000_000, step=100, value=450, label="searches per day")
     mo.vstack([mo.md(f"""## 5 · A/B test
 
-    Users are bucketed by `assign(user_id, salt="{_ab.salt}", share=...)`: a hash, so a user always
-    sees the same arm, and raising the share only moves users from `live` to `candidate`. How long must
-    the test run to see the effect you care about?"""), mo.hstack([share, base_rate, effect, daily])])
+    Users are bucketed by `assign(user_id, salt="{_ab.salt or 'embtune-ab:<candidate collection>'}", share=...)`:
+    a hash, so a user always sees the same arm, and raising the share only moves users from `live` to
+    `candidate`. How long must the test run to see the effect you care about?"""), mo.hstack([share, base_rate, effect, daily])])
     return base_rate, daily, effect, share
 
 
@@ -199,9 +223,9 @@ def _(project):
         _events = abtest.load_events(_path)
     except EmbtuneError as _e:
         mo.stop(True, mo.callout(mo.md(f"**Cannot read the event log.** {_e}"), kind="danger"))
-    ab_result = abtest.analyze(_events)
+    ab_result = abtest.analyze(_events, share=project.config.abtest.share, salt=project.config.abtest.salt)
     mo.vstack([mo.md(f"### Analysis of `{_path.name}` ({_events.height:,} searches)"),
-               mo.callout(mo.md(f"**{ab_result.decision}**"), kind="info"),
+               mo.callout(mo.md(f"**{ab_result.decision}**"), kind="danger" if ab_result.problems else "info"),
                mo.ui.altair_chart(abtest.chart(ab_result)),
                mo.ui.table(ab_result.table(), selection=None)])
     return (ab_result,)

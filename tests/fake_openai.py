@@ -24,6 +24,7 @@ def embed(text: str, dim: int = 24) -> list[float]:
 class FakeOpenAI:
     def __init__(self):
         self.fail_next: list[str] = []  # "429", "500", "garbage", "short"
+        self.retry_after = "0"  # the Retry-After header of a 429/500 answer
         self.requests = 0
         self.auth: list[str | None] = []
         outer = self
@@ -41,7 +42,7 @@ class FakeOpenAI:
                     return self._chat(body, mode)
                 if mode in ("429", "500"):
                     self.send_response(int(mode))
-                    self.send_header("Retry-After", "0")
+                    self.send_header("Retry-After", outer.retry_after)
                     self.end_headers()
                     self.wfile.write(b'{"error": "busy"}')
                     return
@@ -60,7 +61,7 @@ class FakeOpenAI:
             def _chat(self, body, mode):
                 if mode in ("429", "500"):
                     self.send_response(int(mode))
-                    self.send_header("Retry-After", "0")
+                    self.send_header("Retry-After", outer.retry_after)
                     self.end_headers()
                     return
                 prompt = body["messages"][-1]["content"]

@@ -60,7 +60,7 @@ def test_eval_on_a_beir_dir(tmp_path, tiny_model_dir, cli):
 
 
 @pytest.mark.parametrize("command", ["info", "eval", "leakage", "mine", "pairs", "train", "run", "compare", "ship",
-                                     "search", "collections", "promote", "rollback", "report", "export"])
+                                     "search", "collections", "promote", "rollback", "report", "export", "judge"])
 def test_every_command_has_help_and_is_documented(command, capsys):
     parser = build_parser()
     with pytest.raises(SystemExit):

@@ -30,7 +30,8 @@ def test_generate_is_cached_and_resumable_and_keeps_the_key_out(tmp_path, monkey
         assert set(s.auth) == {f"Bearer {KEY}"}
     for f in tmp_path.rglob("*"):
         assert KEY.encode() not in f.read_bytes()
-    assert load_generated(tmp_path).height == 18
+    assert load_generated(tmp_path, docs=DOCS, base_url=client.url.removesuffix("/chat/completions"), model="llama",
+                          n=3).height == 18
 
 
 def test_429_is_retried(tmp_path):

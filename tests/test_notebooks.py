@@ -33,7 +33,13 @@ def test_01_base_model_runs_headless(tmp_path, monkeypatch):
     assert names[0] == "all-MiniLM-L6-v2" and "BM25 (bm25s)" in names and any("hybrid" in n for n in names)
     assert any("old keyword search" in n for n in names)
     assert all(0 <= v <= 1 for v in table["recall@5"].to_list())
+    assert table["recall@5 95% CI"][0].startswith("[") and len(table["recall@5 95% CI"][0]) == 12  # "[0.61, 0.74]"
     assert (tmp_path / "ws" / "cache" / "embeddings").is_dir()  # encoded once, cached for later steps
+    import json
+
+    saved = json.loads((tmp_path / "ws" / "baseline.json").read_text())["verdict"]
+    assert saved["carry_forward"] == defs["verdict"].carry_forward
+    assert saved["carry_forward"] in ("all-MiniLM-L6-v2", "hybrid:all-MiniLM-L6-v2") and saved["advice"]
 
 
 def test_03_eval_set_runs_headless_and_saves_the_baseline(tmp_path, monkeypatch):
@@ -47,17 +53,8 @@ def test_03_eval_set_runs_headless_and_saves_the_baseline(tmp_path, monkeypatch)
     assert defs["queue"].height > 0
 
 
-def test_03_judging_a_query_from_the_queue(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
-    from embtune_core.eval_set.evalset import Judgments
-
-    monkeypatch.setenv("EMBTUNE_WORKSPACE", str(tmp_path / "ws"))
-    nb = load_notebook("03_eval_set.py")
-    j = Judgments(tmp_path / "j.jsonl")
-    form = SimpleNamespace(value={"query": "economic nexus", "docs": ["sales-tax-and-vat"], "skip": False})
-    nb.judge.run(judge_form=form, judgments=j)
-    assert j.latest()["economic nexus"]["doc_ids"] == ["sales-tax-and-vat"]
+# Judging in notebook 03 writes the project's eval set: tested on a docs-only project in test_docs_only.py
+# (test_03_judge_cell_saves_to_the_projects_eval_set), never on the sample's committed set.
 
 
 def test_01_shows_a_bad_project_as_a_message_not_a_traceback(tmp_path, monkeypatch):

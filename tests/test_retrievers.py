@@ -140,5 +140,5 @@ def test_verdict_keeps_the_dense_model_when_fusion_does_not_help():
     v = recommend("m", dense, bm25, hybrid, production=_result(lambda i: None if i % 3 else 1, "old search"))
     assert v.carry_forward == "m"
     text = v.markdown()
-    assert "m beats BM25 on your queries" in text and "vocabulary gap" in text
+    assert "m beats BM25 on your queries" in text and "vocabulary gap" in text  # BM25 credibly behind
     assert "Against what runs today (old search), m beats it" in text

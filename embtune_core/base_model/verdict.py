@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 from ..core.evaluate import EvalResult
 from ..core.retrievers import RetrieverSpec
-from ..core.stats import PairedDelta, paired_delta
+from ..core.stats import PairedDelta, paired_by_query
 
 #: At or above this Recall@20 the right article is "usually retrieved".
 FOUND_AT_20 = 0.85
@@ -41,10 +41,7 @@ class Verdict:
 
 
 def _delta(base: EvalResult, other: EvalResult, metric: str) -> PairedDelta:
-    b = dict(zip(base.per_query["query_id"], base.per_query[metric], strict=True))
-    o = dict(zip(other.per_query["query_id"], other.per_query[metric], strict=True))
-    keys = sorted(b)
-    return paired_delta([b[k] for k in keys], [o[k] for k in keys], metric=metric)
+    return paired_by_query(base.per_query, other.per_query, metric)
 
 
 def _fmt(d: PairedDelta) -> str:
@@ -64,12 +61,12 @@ def recommend(base_model: str, dense: EvalResult, lexical: EvalResult, hybrid: E
     if b5.ci_low > 0 or bm.ci_low > 0:
         advice.append(f"BM25 already beats {base_model} on your queries ({_fmt(b5)}, {_fmt(bm)}): your users "
                       "search with the words your docs use. Keep lexical in the loop: fuse BM25 with the tuned model.")
-    elif b5.delta >= 0:
-        advice.append(f"BM25 is level with {base_model} on your queries ({_fmt(b5)}): the two find different "
-                      "articles, which is what fusion exploits.")
+    elif b5.ci_high < 0 and bm.ci_high < 0:
+        advice.append(f"{base_model} beats BM25 on your queries ({_fmt(b5)}, {_fmt(bm)}): your users' words differ "
+                      "from your docs' words — the gap fine-tuning closes.")
     else:
-        advice.append(f"{base_model} beats BM25 on your queries ({_fmt(b5)}): your users' words differ from your "
-                      "docs' words — the gap fine-tuning closes.")
+        advice.append(f"BM25 and {base_model} are level on your queries ({_fmt(b5)}, {_fmt(bm)}): they find "
+                      "different articles, which is what fusing them exploits.")
     if hybrid_wins:
         advice.append(f"Fusing the two (reciprocal rank fusion) beats the model alone ({_fmt(h5)}, {_fmt(hm)}): "
                       f"carry `{carry}` forward; step 5 compares the tuned model alone and fused.")

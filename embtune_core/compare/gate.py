@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..core.config import GateConfig
 from ..core.evaluate import EvalResult
-from ..core.stats import PairedDelta, paired_delta
+from ..core.stats import PairedDelta, paired_by_query
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,6 @@ class GateVerdict:
         return ("PASS: " if self.passed else "FAIL: ") + "; ".join(self.reasons)
 
 
-def _aligned(base: EvalResult, tuned: EvalResult, metric: str):
-    b = dict(zip(base.per_query["query_id"], base.per_query[metric], strict=True))
-    t = dict(zip(tuned.per_query["query_id"], tuned.per_query[metric], strict=True))
-    if set(b) != set(t):
-        raise ValueError("base and tuned were evaluated on different queries")
-    keys = sorted(b)
-    return [b[k] for k in keys], [t[k] for k in keys]
-
-
 def complaint_losses(base: EvalResult, tuned: EvalResult, relevant: dict, k: int = 3) -> list[dict]:
     """Complaint queries whose top-k lost a relevant article the base model had there."""
     out = []
@@ -59,7 +50,7 @@ def check(base: EvalResult, tuned: EvalResult, cfg: GateConfig, *, complaints: C
     metrics = (f"recall@{cfg.recall_k}", f"mrr@{cfg.mrr_k}")
     deltas, reasons, passed = [], [], True
     for m in metrics:
-        d = paired_delta(*_aligned(base, tuned, m), metric=m)
+        d = paired_by_query(base.per_query, tuned.per_query, m)
         deltas.append(d)
         ok = d.ci_low >= cfg.min_delta_ci_low
         passed &= ok

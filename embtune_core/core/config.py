@@ -248,6 +248,15 @@ class GateConfig:
     #: No complaint query may lose a relevant article from its top ``complaints_top_k``.
     complaints_top_k: int = 3
 
+    def __post_init__(self):
+        from .cutoffs import MRR_AT, PR_AT
+
+        for key, value, computed in (("recall_k", self.recall_k, PR_AT), ("mrr_k", self.mrr_k, MRR_AT)):
+            if value not in computed:
+                raise ConfigError(f"'gate.{key}' must be one of the cut-offs evaluation computes "
+                                  f"({', '.join(map(str, computed))}), got {value}")
+        _positive("gate.complaints_top_k", self.complaints_top_k)
+
 
 @dataclass(frozen=True)
 class StoreConfig:
@@ -276,8 +285,10 @@ class AbTestConfig:
 
     #: Share of users routed to the candidate (the tutorial's "route 10% of traffic").
     share: float = 0.10
-    #: Changing the salt reshuffles who is in which arm; keep it for the whole test.
-    salt: str = "embtune-ab"
+    #: One salt per experiment: changing it reshuffles who is in which arm, so keep it for the whole test.
+    #: Empty: derived from the candidate collection's name (``embtune-ab:<collection>``, see
+    #: ``embtune_core.ship.abtest.experiment_salt``), so each new candidate buckets users afresh.
+    salt: str = ""
     #: The A/B event log to analyse (see ``embtune_core.ship.abtest`` for its schema).
     events: str = ""
 

@@ -26,7 +26,9 @@ from pathlib import Path
 
 from .errors import InputError
 from .html_text import common_title_suffix, decode_html, extract_html, normalize_space, strip_title_suffix
-from .sources import _parse_json_object, _read_text, iter_jsonl
+from .records import iter_jsonl
+from .records import parse_json_object as _parse_json_object
+from .records import read_text as _read_text
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
@@ -81,7 +83,7 @@ def detect_docs_format(path: Path) -> str:
 
 def _first_record(path: Path) -> dict | None:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig", newline="\n") as f:  # a BOM is no key; lines end at \n only
             for line in f:
                 if line.strip():
                     obj = json.loads(line)

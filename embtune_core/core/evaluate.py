@@ -20,14 +20,8 @@ import numpy as np
 import polars as pl
 import torch
 
+from .cutoffs import ACCURACY_AT, MAP_AT, MAX_K, MRR_AT, NDCG_AT, PR_AT
 from .sources import Corpus, EvalSet
-
-ACCURACY_AT = (1, 3, 5, 10)
-PR_AT = (1, 3, 5, 10, 20, 100)
-MRR_AT = (10,)
-NDCG_AT = (10,)
-MAP_AT = (100,)
-MAX_K = 100
 
 #: A ranking: query id -> [(doc_id, score), ...] best first.
 Ranking = dict[str, list[tuple[str, float]]]

@@ -61,18 +61,24 @@ class BM25:
         return cls(corpus.unit_texts(), corpus.unit_doc_ids(), config)
 
     def unit_scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every unit for one tokenized query (zeros when no token is in the vocabulary)."""
-        ids = self.index.get_tokens_ids(tokens)
-        if not ids:
-            return np.zeros(len(self.doc_ids), dtype=np.float32)
-        return self.index.get_scores(ids)
+        """BM25 score of every unit for one tokenized query (zeros when no token is in the vocabulary): the
+        sum of its tokens' float32 weights (:meth:`postings`), added in float64. A sum of a few float32
+        values is exact in float64, so it does not depend on the order of the additions: Postgres adds the
+        same postings in its own order (a hybrid collection) and gets the same numbers, ties included.
+        (bm25s' ``get_scores`` adds in float32, which rounds differently from one order to another.)"""
+        s = self.index.scores
+        out = np.zeros(len(self.doc_ids), dtype=np.float64)
+        for t in self.index.get_tokens_ids(tokens):  # a repeated token counts again, as in bm25s
+            lo, hi = s["indptr"][t], s["indptr"][t + 1]
+            out[s["indices"][lo:hi]] += s["data"][lo:hi]  # a term's units are distinct: no lost update
+        return out
 
     def search(self, queries: list[str], k: int = MAX_K) -> list[list[tuple[str, float]]]:
         """Top-k articles per query (best section, score > 0), ties broken by doc id."""
         out = []
         for tokens in self.tokenize(queries):
-            art = np.zeros(len(self.articles), dtype=np.float32)
-            np.maximum.at(art, self._cols, self.unit_scores(tokens).astype(np.float32))
+            art = np.zeros(len(self.articles), dtype=np.float64)
+            np.maximum.at(art, self._cols, self.unit_scores(tokens))
             hit = np.flatnonzero(art > 0)
             order = sorted(hit.tolist(), key=lambda i: (-float(art[i]), i))[:k]
             out.append([(self.articles[i], float(art[i])) for i in order])

@@ -7,8 +7,11 @@ vectors are keyed by (endpoint, model, text hash), so a rerun is free and an int
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import hashlib
 import json
+import math
 import os
 import time
 import urllib.error
@@ -20,6 +23,32 @@ from .embeddings import EmbeddingCache, text_hash
 from .errors import RemoteError
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
+#: Longest wait between two attempts, whatever the server asks.
+MAX_WAIT = 30.0
+
+
+def retry_after(value: str | None, default: float, *, now: float | None = None) -> float:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date (RFC 9110).
+
+    A date in the past or a negative number waits 0 s; a missing or unreadable value waits ``default``;
+    the result is capped at :data:`MAX_WAIT`.
+    """
+    if value is None or not value.strip():
+        return min(default, MAX_WAIT)
+    value = value.strip()
+    try:
+        wait = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return min(default, MAX_WAIT)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        wait = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(wait):
+        return min(default, MAX_WAIT)
+    return min(max(wait, 0.0), MAX_WAIT)
 
 
 def post_json(url: str, payload: dict, *, api_key: str | None, timeout: float = 30.0, retries: int = 4,
@@ -44,12 +73,12 @@ def post_json(url: str, payload: dict, *, api_key: str | None, timeout: float = 
             if e.code not in RETRY_STATUS:
                 detail = e.read()[:200].decode("utf-8", "replace")
                 raise RemoteError(f"{url}: {last}: {detail}") from None
-            wait = float(e.headers.get("Retry-After") or backoff * 2**attempt)
+            wait = retry_after(e.headers.get("Retry-After"), backoff * 2**attempt)
         except (TimeoutError, urllib.error.URLError, ConnectionError) as e:
             last = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
             wait = backoff * 2**attempt
         if attempt < retries:
-            time.sleep(min(wait, 30.0))
+            time.sleep(min(wait, MAX_WAIT))
     raise RemoteError(f"{url}: gave up after {retries + 1} attempts (last: {last})")
 
 

@@ -8,10 +8,9 @@ the file; past it, the same clear error.
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,9 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from .errors import InputError
+from .records import is_missing, iter_jsonl, read_records, seconds, split_lines, text_or_none, whole_number
+from .records import parse_json_object as _parse_json_object
+from .records import read_text as _read_text
 
 # --------------------------------------------------------------------------------------------------
 # Docs and sections
@@ -62,12 +64,18 @@ class Corpus:
         return self.sections["doc_id"].to_list()
 
     def url_index(self) -> dict[str, str]:
-        """Normalised article URL path -> doc_id, for mapping clicked URLs."""
-        index = {}
-        for doc_id, url in zip(self.docs["doc_id"], self.docs["url"], strict=True):
-            index[doc_id] = doc_id
-            if url:
-                index[normalize_url(url)] = doc_id
+        """Normalised article URL path, doc id and lowercased doc id -> doc_id, for mapping clicked URLs.
+
+        Clicks name articles case-insensitively (``KB-1``, ``kb-1``) and resolve to the corpus's own
+        spelling; an exact id wins over a URL path, which wins over a lowercased id (of ids differing
+        only in case: the all-lowercase one, else the first in the corpus).
+        """
+        pairs = list(zip(self.docs["doc_id"], self.docs["url"], strict=True))
+        index: dict[str, str] = {}
+        for doc_id, _ in pairs:
+            index.setdefault(doc_id.lower(), doc_id)
+        index.update((normalize_url(url), doc_id) for doc_id, url in pairs if url)
+        index.update((doc_id, doc_id) for doc_id, _ in pairs)
         return index
 
 
@@ -154,15 +162,6 @@ def split_sections(docs: pl.DataFrame, *, split: bool = True, min_words: int = 4
                         schema={k: pl.String for k in ("section_id", "doc_id", "heading", "text")})
 
 
-def _read_text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text (byte {e.start}: {e.reason})", path=path, line=line) from None
-
-
 def _markdown_rows(folder: Path) -> Iterator[dict]:
     for p in sorted([*folder.rglob("*.md"), *folder.rglob("*.markdown")]):
         text = _read_text(p)
@@ -170,7 +169,7 @@ def _markdown_rows(folder: Path) -> Iterator[dict]:
         m = _FRONT.match(text)
         body = text
         if m:
-            for n, line in enumerate(m.group(1).splitlines(), start=2):
+            for n, line in enumerate(split_lines(m.group(1)), start=2):
                 if not line.strip() or line.lstrip().startswith("#"):
                     continue
                 if ":" not in line:
@@ -190,23 +189,6 @@ def _markdown_rows(folder: Path) -> Iterator[dict]:
             raise InputError("empty text", path=p, line=1, field="text")
         yield {"doc_id": meta.get("id") or p.stem, "title": title, "text": body, "url": meta.get("url", ""),
                "category": meta.get("category", ""), "_where": (p, 1)}
-
-
-def iter_jsonl(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, stripped line) for every non-blank line of a UTF-8 file."""
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
-        if line.strip():
-            yield n, line.strip()
-
-
-def _parse_json_object(path: Path, n: int, line: str) -> dict:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise InputError(f"malformed JSON ({e.msg} at column {e.colno})", path=path, line=n) from None
-    if not isinstance(obj, dict):
-        raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=n)
-    return obj
 
 
 def _require_str(obj: dict, key: str, path: Path, n: int, *, allowed: tuple[str, ...], empty_ok=False) -> str:
@@ -260,7 +242,13 @@ def normalize_url(url: str) -> str:
 
 
 def resolve_doc_id(url: str, index: dict[str, str]) -> str | None:
-    """Map a clicked URL (or bare id) to a doc id via :meth:`Corpus.url_index`; ``None`` when unknown."""
+    """Map a clicked URL (or bare id) to a doc id via :meth:`Corpus.url_index`; ``None`` when unknown.
+
+    The id as written first, then the normalised URL (lowercase), then its last path segment.
+    """
+    raw = url.strip()
+    if raw in index:
+        return index[raw]
     key = normalize_url(url)
     if key in index:
         return index[key]
@@ -274,49 +262,40 @@ def resolve_doc_id(url: str, index: dict[str, str]) -> str | None:
 
 @dataclass
 class LoadReport:
-    """What a tolerant loader skipped, with ``file:line`` for each problem."""
+    """What a tolerant loader skipped, with ``file:line`` for each problem.
+
+    ``max_bad_share`` counts *problem lines*: lines that are unreadable, and lines naming an article the
+    docs do not have (a click or a resolving article), each line once.
+    """
 
     path: str
     rows_read: int = 0
     rows_kept: int = 0
     bad_lines: list[str] = field(default_factory=list)
     unknown_doc_refs: list[str] = field(default_factory=list)
+    problem_lines: set[int] = field(default_factory=set)
+
+    def bad(self, line: int, reason: str) -> None:
+        """Record an unreadable line."""
+        self.bad_lines.append(f"{self.path}:{line}: {reason}")
+        self.problem_lines.add(line)
+
+    def unknown(self, line: int, ref: object) -> None:
+        """Record a reference to an article the docs do not have."""
+        self.unknown_doc_refs.append(f"{self.path}:{line}: unknown article {ref!r}")
+        self.problem_lines.add(line)
 
     @property
     def bad_share(self) -> float:
-        return len(self.bad_lines) / self.rows_read if self.rows_read else 0.0
+        return len(self.problem_lines) / self.rows_read if self.rows_read else 0.0
 
     def summary(self) -> str:
         return (f"{self.path}: kept {self.rows_kept} of {self.rows_read} rows; {len(self.bad_lines)} bad lines, "
                 f"{len(self.unknown_doc_refs)} references to unknown articles skipped")
 
 
-def _read_records(path: Path, fmt: str) -> Iterator[tuple[int, object]]:
-    """(line, record-or-error-string) from JSONL, CSV or Parquet."""
-    if fmt == "auto":
-        fmt = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(path.suffix.lower())
-        if fmt is None:
-            raise InputError("cannot tell the format from the extension; set format = 'jsonl'|'csv'|'parquet'",
-                             path=path)
-    if fmt == "jsonl":
-        for n, line in iter_jsonl(path):
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield n, f"malformed JSON ({e.msg})"
-                continue
-            yield n, obj if isinstance(obj, dict) else "not a JSON object"
-    elif fmt == "csv":
-        reader = csv.DictReader(io.StringIO(_read_text(path)))
-        for n, row in enumerate(reader, start=2):
-            yield n, row
-    elif fmt == "parquet":
-        for n, row in enumerate(pl.read_parquet(path).iter_rows(named=True), start=1):
-            yield n, row
-
-
 def _as_list(v) -> list:
-    if v is None:
+    if v is None or is_missing(v):
         return []
     if isinstance(v, list):
         return v
@@ -334,26 +313,38 @@ def _check_share(report: LoadReport, max_share: float, path: Path) -> None:
     if report.rows_read == 0:
         raise InputError("no rows", path=path)
     if report.bad_share > max_share:
-        first = "; ".join(report.bad_lines[:3])
-        raise InputError(f"{len(report.bad_lines)} of {report.rows_read} lines are bad "
-                         f"({report.bad_share:.0%} > max_bad_share {max_share:.0%}); first: {first}", path=path)
+        parts = [f"{len(report.problem_lines)} of {report.rows_read} lines are bad "
+                 f"({report.bad_share:.0%} > max_bad_share {max_share:.0%})"]
+        if report.bad_lines:
+            parts.append(f"{len(report.bad_lines)} unreadable, first: " + "; ".join(report.bad_lines[:3]))
+        if report.unknown_doc_refs:
+            parts.append(f"{len(report.unknown_doc_refs)} references to articles not in the docs (do the URLs "
+                         "or ids match the docs?), e.g. " + "; ".join(report.unknown_doc_refs[:3]))
+        raise InputError("; ".join(parts), path=path)
+
+
+def _fields(fields) -> tuple[str, ...]:
+    return tuple(v for v in vars(fields).values() if isinstance(v, str))
 
 
 def load_search_log(path: str | Path, fields, corpus: Corpus, *, fmt: str = "auto",
                     max_bad_share: float = 0.05) -> tuple[pl.DataFrame, LoadReport]:
     """One row per search: search_id, session_id, timestamp, query, results (doc ids), clicks.
 
-    ``clicks`` is a list of ``{doc_id, position, dwell}``; clicked URLs are normalised to doc ids and
-    clicks on unknown articles are dropped and reported. ``fields`` is a :class:`SearchLogFields`.
+    ``clicks`` is a list of ``{doc_id, position, dwell}``; clicked URLs are normalised to doc ids
+    (case-insensitively) and clicks on unknown articles are dropped and reported; their lines count
+    toward ``max_bad_share``. A missing or null ``search_id`` becomes ``line<N>``; a search without a
+    session is a session of its own. ``position`` must be a whole number; ``dwell`` a number >= 0
+    (NaN reads as a missing dwell). ``fields`` is a :class:`SearchLogFields`.
     """
     path = Path(path)
     index = corpus.url_index()
     report = LoadReport(str(path))
     rows = []
-    for n, rec in _read_records(path, fmt):
+    for n, rec in read_records(path, fmt, expected=_fields(fields)):
         report.rows_read += 1
         if isinstance(rec, str):
-            report.bad_lines.append(f"{path}:{n}: {rec}")
+            report.bad(n, rec)
             continue
         try:
             query = rec[fields.query]
@@ -364,30 +355,32 @@ def load_search_log(path: str | Path, fields, corpus: Corpus, *, fmt: str = "aut
                 d = resolve_doc_id(str(u), index)
                 if d is not None:
                     results.append(d)
-            clicks = []
+            clicks, unknown = [], []
             for c in _as_list(rec.get(fields.clicks)):
                 if isinstance(c, str):
                     c = {fields.click_url: c}
+                if not isinstance(c, dict):
+                    raise ValueError(f"field '{fields.clicks}': a click is {type(c).__name__}, not an object")
                 d = resolve_doc_id(str(c[fields.click_url]), index)
                 if d is None:
-                    report.unknown_doc_refs.append(f"{path}:{n}: unknown article {c[fields.click_url]!r}")
+                    unknown.append(c[fields.click_url])
                     continue
-                pos = c.get(fields.click_position)
-                dwell = c.get(fields.click_dwell)
-                clicks.append({"doc_id": d, "position": int(pos) if pos not in (None, "") else None,
-                               "dwell": float(dwell) if dwell not in (None, "") else None})
+                clicks.append({"doc_id": d, "position": whole_number(c.get(fields.click_position), fields.click_position),
+                               "dwell": seconds(c.get(fields.click_dwell), fields.click_dwell)})
+            search_id = text_or_none(rec.get(fields.search_id)) or f"line{n}"
             rows.append({
-                "search_id": str(rec.get(fields.search_id, f"line{n}")),
-                "session_id": str(rec.get(fields.session, "")),
-                "timestamp": str(rec.get(fields.timestamp, "")),
+                "search_id": search_id,
+                "session_id": text_or_none(rec.get(fields.session)) or f"search:{search_id}",
+                "timestamp": text_or_none(rec.get(fields.timestamp)) or "",
                 "query": query.strip(),
                 "results": results,
                 "clicks": clicks,
                 "line": n,
             })
+            for ref in unknown:
+                report.unknown(n, ref)
         except (KeyError, ValueError, TypeError, json.JSONDecodeError) as e:
-            msg = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-            report.bad_lines.append(f"{path}:{n}: {msg}")
+            report.bad(n, f"missing field {e}" if isinstance(e, KeyError) else str(e))
     report.rows_kept = len(rows)
     _check_share(report, max_bad_share, path)
     schema = {"search_id": pl.String, "session_id": pl.String, "timestamp": pl.String, "query": pl.String,
@@ -399,15 +392,16 @@ def load_search_log(path: str | Path, fields, corpus: Corpus, *, fmt: str = "aut
 
 def load_tickets(path: str | Path, fields, corpus: Corpus, *, fmt: str = "auto",
                  max_bad_share: float = 0.05) -> tuple[pl.DataFrame, LoadReport]:
-    """One row per ticket: ticket_id, subject, body, resolved (doc ids). Unknown articles are skipped."""
+    """One row per ticket: ticket_id, subject, body, resolved (doc ids). Unknown articles are skipped, and
+    their lines count toward ``max_bad_share``; a ticket none of whose articles exists is a bad line."""
     path = Path(path)
     index = corpus.url_index()
     report = LoadReport(str(path))
     rows = []
-    for n, rec in _read_records(path, fmt):
+    for n, rec in read_records(path, fmt, expected=_fields(fields)):
         report.rows_read += 1
         if isinstance(rec, str):
-            report.bad_lines.append(f"{path}:{n}: {rec}")
+            report.bad(n, rec)
             continue
         try:
             subject, body = rec[fields.subject], rec.get(fields.body) or ""
@@ -417,16 +411,15 @@ def load_tickets(path: str | Path, fields, corpus: Corpus, *, fmt: str = "auto",
             for ref in _as_list(rec.get(fields.resolved)):
                 d = resolve_doc_id(str(ref), index)
                 if d is None:
-                    report.unknown_doc_refs.append(f"{path}:{n}: unknown article {ref!r}")
+                    report.unknown(n, ref)
                 else:
                     resolved.append(d)
             if not resolved:
                 raise ValueError("no resolving article that exists in the docs")
-            rows.append({"ticket_id": str(rec.get(fields.id, f"line{n}")), "subject": subject.strip(),
+            rows.append({"ticket_id": text_or_none(rec.get(fields.id)) or f"line{n}", "subject": subject.strip(),
                          "body": str(body), "resolved": resolved, "line": n})
         except (KeyError, ValueError, TypeError, json.JSONDecodeError) as e:
-            msg = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-            report.bad_lines.append(f"{path}:{n}: {msg}")
+            report.bad(n, f"missing field {e}" if isinstance(e, KeyError) else str(e))
     report.rows_kept = len(rows)
     _check_share(report, max_bad_share, path)
     schema = {"ticket_id": pl.String, "subject": pl.String, "body": pl.String, "resolved": pl.List(pl.String),
@@ -491,8 +484,10 @@ def load_eval_set(folder: str | Path, corpus: Corpus | None = None, *, kind: str
         meta = obj.get("metadata")
         if isinstance(meta, dict) and isinstance(meta.get("source"), str):
             source[qid] = meta["source"]
+    if not queries:
+        raise InputError("no queries (the file is empty): judge some first (`embtune judge`)", path=qpath)
     relevant: dict[str, set[str]] = {}
-    for n, line in enumerate(_read_text(rpath).splitlines(), start=1):
+    for n, line in enumerate(split_lines(_read_text(rpath)), start=1):
         if not line.strip():
             continue
         cols = line.split("\t")
@@ -514,6 +509,8 @@ def load_eval_set(folder: str | Path, corpus: Corpus | None = None, *, kind: str
             raise InputError(f"score {score!r} is not a number", path=rpath, line=n, field="score") from None
         if s > 0:
             relevant.setdefault(qid, set()).add(did)
+    if not relevant:
+        raise InputError("no judgments with a score > 0 (the file is empty?)", path=rpath)
     missing = [q for q in queries if q not in relevant]
     if missing:
         raise InputError(f"{len(missing)} queries have no relevant doc (first: {missing[0]!r}); "
@@ -543,20 +540,23 @@ def load_complaints(path: str | Path, corpus: Corpus) -> EvalSet:
                 raise InputError(f"unknown doc id {d!r}", path=path, line=n, field="relevant")
         qid = f"c{n:03d}"
         queries[qid], relevant[qid] = q, frozenset(rel)
+    if not queries:
+        raise InputError("no complaints (the file is empty): add some, or unset [eval] complaints", path=path)
     return EvalSet(queries=queries, relevant=relevant, path=str(path), sha256=hash_file(path)[:32], kind="complaints")
 
 
 def load_trec_run(path: str | Path, evalset: EvalSet, known_docs: set[str] | None = None) -> dict:
     """Import a TREC run file (``qid Q0 docid rank score tag``) as a ranking over the eval queries.
 
-    Lines for queries outside the eval set are ignored; a malformed line or an unknown doc id raises
-    :class:`InputError` with its line number.
+    Lines for queries outside the eval set are ignored; of duplicate (qid, docid) lines the first counts.
+    A malformed line, a score that is not a finite number or an unknown doc id raises
+    :class:`InputError` with its line number. Ranked by descending score, ties by doc id.
     """
     path = Path(path)
     if not path.exists():
         raise InputError("run file not found", path=path)
-    per_q: dict[str, list[tuple[str, float]]] = {}
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+    per_q: dict[str, dict[str, float]] = {}
+    for n, line in enumerate(split_lines(_read_text(path)), start=1):
         if not line.strip():
             continue
         cols = line.split()
@@ -567,11 +567,13 @@ def load_trec_run(path: str | Path, evalset: EvalSet, known_docs: set[str] | Non
             s = float(score)
         except ValueError:
             raise InputError(f"score {score!r} is not a number", path=path, line=n, field="score") from None
+        if not math.isfinite(s):
+            raise InputError(f"score {score!r} is not a finite number", path=path, line=n, field="score")
         if known_docs is not None and did not in known_docs:
             raise InputError(f"unknown doc id {did!r}", path=path, line=n, field="docid")
         if qid in evalset.queries:
-            per_q.setdefault(qid, []).append((did, s))
-    return {q: sorted(v, key=lambda t: (-t[1], t[0])) for q, v in per_q.items()}
+            per_q.setdefault(qid, {}).setdefault(did, s)
+    return {q: sorted(v.items(), key=lambda t: (-t[1], t[0])) for q, v in per_q.items()}
 
 
 def load_llm_queries(path: str | Path) -> pl.DataFrame:

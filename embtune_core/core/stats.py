@@ -71,6 +71,17 @@ def paired_delta(base, tuned, *, metric: str = "", resamples: int = DEFAULT_RESA
                        wins=int((d > 0).sum()), losses=int((d < 0).sum()), ties=int((d == 0).sum()))
 
 
+def paired_by_query(base: pl.DataFrame, other: pl.DataFrame, metric: str, **kw) -> PairedDelta:
+    """:func:`paired_delta` of two evaluations' per-query frames (``query_id`` + ``metric``), aligned by
+    query id; both must cover the same queries."""
+    b = dict(zip(base["query_id"], base[metric], strict=True))
+    o = dict(zip(other["query_id"], other[metric], strict=True))
+    if set(b) != set(o):
+        raise ValueError("the two evaluations cover different queries")
+    keys = sorted(b)
+    return paired_delta([b[k] for k in keys], [o[k] for k in keys], metric=metric, **kw)
+
+
 def interval(lo: float, hi: float, digits: int = 2) -> str:
     """An interval for reading: ``[0.61, 0.74]``."""
     return f"[{lo:.{digits}f}, {hi:.{digits}f}]"

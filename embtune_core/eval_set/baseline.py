@@ -50,7 +50,7 @@ def save_baseline(project: Project, result: EvalResult, model_fingerprint: str, 
 def carried_retriever(project: Project) -> str:
     """The retriever spec step 1 carried forward (from the saved baseline), else the base model."""
     path = project.workspace.path("baseline.json")
-    if path.exists():
+    if path.exists() and project.has_eval_set:
         record = json.loads(path.read_text(encoding="utf-8"))
         if record.get("eval_hash") == project.eval_set.sha256 and record.get("verdict"):
             return record["verdict"]["carry_forward"]
@@ -63,6 +63,9 @@ def load_baseline(project: Project, *, model_fingerprint: str | None = None) -> 
     if not path.exists():
         raise WorkspaceError(f"{path}: no baseline yet; run step 3 (or `embtune eval --project P --save-baseline`)")
     record = json.loads(path.read_text(encoding="utf-8"))
+    if not project.has_eval_set:
+        raise WorkspaceError(f"{path}: the project has no eval set any more, so this baseline measures nothing; "
+                             "judge one (`embtune judge`, or notebook 03)")
     if record["eval_hash"] != project.eval_set.sha256:
         raise WorkspaceError(f"{path}: the baseline was measured on eval set {record['eval_hash'][:12]}, but the "
                              f"project's eval set is now {project.eval_set.sha256[:12]}; re-measure the baseline")

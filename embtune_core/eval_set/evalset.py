@@ -26,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from ..core.errors import InputError
+from ..core.records import split_lines
 from ..core.sources import Corpus, EvalSet
 from ..core.text import normalize_query, query_groups
 
@@ -134,7 +135,7 @@ class Judgments:
         """Every readable record, oldest first (a line torn by a crash is left out; earlier ones stand)."""
         out = []
         if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            for line in split_lines(self.path.read_text(encoding="utf-8")):
                 if line.strip():
                     try:
                         rec = json.loads(line)

@@ -209,9 +209,9 @@ def question_sources(project, judgments: Judgments | None = None, *, limit: int 
 
 
 def _generated(project) -> pl.DataFrame | None:
-    from ..mine_pairs.llm import load_generated
+    from ..mine_pairs.llm import project_generated
 
-    frames = [f for f in (project.llm_queries, load_generated(project.workspace.path("cache", "llm")))
+    frames = [f for f in (project.llm_queries, project_generated(project))
               if f is not None and f.height]
     if not frames:
         return None

@@ -4,7 +4,9 @@ A training pair leaks when its query is the same as an eval query — exactly, a
 (case, punctuation, accents), as a token set, or as a near duplicate (cosine >= a threshold under the
 base model). On top of that, an eval query is *answered* by training when every one of its relevant
 articles is the positive of a near-duplicate training query. The report counts both, with examples;
-:func:`drop_leaks` removes the leaking pairs.
+:func:`drop_leaks` removes the leaking pairs. :func:`audit_held_out` audits against everything that is
+measured: the eval set and the complaints list (the ship gate checks the complaints, so a pair that copies
+one voids that check).
 """
 
 from __future__ import annotations
@@ -101,3 +103,11 @@ def drop_leaks(pairs: pl.DataFrame, report: LeakageReport) -> pl.DataFrame:
     """``pairs`` without the rows the report flags (matched on query and doc id)."""
     bad = report.leaks.select("query", "doc_id").unique()
     return pairs.join(bad, on=["query", "doc_id"], how="anti")
+
+
+def audit_held_out(pairs: pl.DataFrame, evalset: EvalSet | None, complaints: EvalSet | None, *, encoder=None,
+                   threshold: float = 0.9) -> dict[str, LeakageReport]:
+    """:func:`audit` against the eval set (``"eval"``) and the complaints list (``"complaints"``), each when
+    there is one."""
+    return {name: audit(pairs, held, encoder=encoder, threshold=threshold)
+            for name, held in (("eval", evalset), ("complaints", complaints)) if held is not None}

@@ -3,7 +3,9 @@
 OpenAI, vLLM, Ollama and llama.cpp all speak ``POST {base_url}/chat/completions``. The key is read
 from the environment variable named in the config, only at call time, and only ever sent in the
 ``Authorization`` header. Every answer is cached on disk, one file per (endpoint, model, prompt,
-doc hash), written atomically: a rerun is free and an interrupted run resumes where it stopped.
+article version), written atomically: a rerun is free and an interrupted run resumes where it stopped.
+:func:`load_generated` reads back only the answers the current endpoint, model, prompt and article
+versions would be served from, never those of another model or of an edited article.
 Requests run with bounded concurrency; 429s, 5xx and timeouts are retried with backoff.
 """
 
@@ -57,8 +59,7 @@ class ChatClient:
                  retries: int = 4, backoff: float = 1.0, temperature: float = 0.7):
         if not base_url or not model:
             raise RemoteError("an LLM endpoint needs [llm] base_url and model in embtune.toml")
-        base = base_url.rstrip("/")
-        self.url = base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+        self.url = chat_url(base_url)
         self.model, self.api_key_env = model, api_key_env
         self.timeout, self.retries, self.backoff, self.temperature = timeout, retries, backoff, temperature
 
@@ -86,8 +87,30 @@ def parse_queries(text: str, n: int) -> list[str]:
     return out[:n]
 
 
-def cache_key(url: str, model: str, prompt: str) -> str:
-    return hashlib.sha256(f"{url}\0{model}\0{prompt}".encode()).hexdigest()[:24]
+def chat_url(base_url: str) -> str:
+    """The chat-completions URL of an OpenAI-compatible base URL (``.../v1`` or the server root)."""
+    base = base_url.rstrip("/")
+    return base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+
+
+def doc_version(title: str, text: str) -> str:
+    """A hash of the whole article (the prompt holds only its first 6,000 characters)."""
+    return hashlib.sha256(f"{title}\0{text}".encode()).hexdigest()[:16]
+
+
+def cache_key(url: str, model: str, prompt: str, version: str = "") -> str:
+    """The cache file name of one answer: endpoint, model, prompt and article version."""
+    return hashlib.sha256(f"{url}\0{model}\0{prompt}\0{version}".encode()).hexdigest()[:24]
+
+
+def cache_jobs(docs: pl.DataFrame, url: str, model: str, cache_dir: str | Path, n: int) -> list[tuple]:
+    """(doc_id, prompt, version, cache file) per article of ``docs`` (``doc_id``, ``title``, ``text``)."""
+    jobs = []
+    for doc_id, title, text in docs.select("doc_id", "title", "text").iter_rows():
+        prompt = PROMPT.format(n=n, title=title, text=text[:6000])
+        version = doc_version(title, text)
+        jobs.append((doc_id, prompt, version, Path(cache_dir) / f"{cache_key(url, model, prompt, version)}.json"))
+    return jobs
 
 
 def generate_queries(docs: pl.DataFrame, client: ChatClient, cache_dir: str | Path, *, n: int = 4,
@@ -99,29 +122,26 @@ def generate_queries(docs: pl.DataFrame, client: ChatClient, cache_dir: str | Pa
     whose request failed are listed in ``stats.failed`` with the reason; everything already cached or
     answered is kept.
     """
-    cache_dir = Path(cache_dir)
     stats = LlmStats()
-    jobs = []
-    for doc_id, title, text in docs.select("doc_id", "title", "text").iter_rows():
-        prompt = PROMPT.format(n=n, title=title, text=text[:6000])
-        jobs.append((doc_id, prompt, cache_dir / f"{cache_key(client.url, client.model, prompt)}.json"))
+    jobs = cache_jobs(docs, client.url, client.model, cache_dir, n)
     results: dict[str, list[str]] = {}
     todo = []
-    for doc_id, prompt, path in jobs:
-        if path.exists():
-            results[doc_id] = json.loads(path.read_text())["queries"]
+    for job in jobs:
+        cached = _read_cached(job[3])
+        if cached is not None:
+            results[job[0]] = cached
             stats.cached += 1
         else:
-            todo.append((doc_id, prompt, path))
+            todo.append(job)
 
     def one(job):
-        doc_id, prompt, path = job
+        doc_id, prompt, version, path = job
         text, usage = client.complete(prompt)
         queries = parse_queries(text, n)
         if not queries:
             raise RemoteError(f"{client.url}: no usable lines in the answer for {doc_id!r}")
-        write_json(path, {"doc_id": doc_id, "model": client.model, "endpoint": client.url, "queries": queries,
-                          "usage": usage})
+        write_json(path, {"doc_id": doc_id, "model": client.model, "endpoint": client.url, "doc_version": version,
+                          "queries": queries, "usage": usage})
         return doc_id, queries, usage
 
     done = 0
@@ -144,10 +164,32 @@ def generate_queries(docs: pl.DataFrame, client: ChatClient, cache_dir: str | Pa
     return pl.DataFrame(rows, schema={"doc_id": pl.String, "query": pl.String, "source_ref": pl.String}), stats
 
 
-def load_generated(cache_dir: str | Path) -> pl.DataFrame | None:
-    """Queries generated earlier into this workspace's cache (no request made), or ``None``."""
+def _read_cached(path: Path) -> list[str] | None:
+    """The queries of one cache file; ``None`` when it is missing or unreadable (asked again)."""
+    try:
+        queries = json.loads(path.read_text(encoding="utf-8"))["queries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return queries if isinstance(queries, list) and all(isinstance(q, str) for q in queries) else None
+
+
+def load_generated(cache_dir: str | Path, *, docs: pl.DataFrame, base_url: str, model: str, n: int
+                   ) -> pl.DataFrame | None:
+    """Queries generated earlier into this cache for exactly this endpoint, model, ``n`` and these article
+    versions (no request made), or ``None``: answers of another model or endpoint, or for an article
+    edited since, are not read."""
+    if not base_url or not model:
+        return None
     rows = []
-    for path in sorted(Path(cache_dir).glob("*.json")):
-        obj = json.loads(path.read_text())
-        rows += [{"doc_id": obj["doc_id"], "query": q, "source_ref": f"llm:{obj['model']}"} for q in obj["queries"]]
+    for doc_id, _, _, path in cache_jobs(docs, chat_url(base_url), model, cache_dir, n):
+        queries = _read_cached(path)
+        rows += [{"doc_id": doc_id, "query": q, "source_ref": f"llm:{model}"} for q in queries or ()]
     return pl.DataFrame(rows, schema={"doc_id": pl.String, "query": pl.String, "source_ref": pl.String}) if rows else None
+
+
+def project_generated(project) -> pl.DataFrame | None:
+    """:func:`load_generated` for a project: its workspace cache, ``[llm]`` endpoint, model and
+    ``queries_per_doc``, and its articles as they are now."""
+    c = project.config.llm
+    return load_generated(project.workspace.path("cache", "llm"), docs=project.corpus.docs, base_url=c.base_url,
+                          model=c.model, n=c.queries_per_doc)

@@ -16,22 +16,24 @@ def satisfied_clicks(log: pl.DataFrame, *, min_dwell: float = MIN_DWELL,
                      last_click_min_dwell: float = LAST_CLICK_MIN_DWELL) -> pl.DataFrame:
     """One row per satisfied click: a long dwell, or the last click of its session.
 
-    Columns: search_id, session_id, query, norm_query, doc_id, position, dwell, reason.
+    Columns: search_id, session_id, query, norm_query, doc_id, position, dwell, reason, line (the log
+    line: unique per search, unlike a ``search_id`` an export may repeat). A NaN dwell is a missing dwell.
     """
     clicks = (log.select("search_id", "session_id", "timestamp", "query", "clicks", "line")
               .explode("clicks").drop_nulls("clicks").unnest("clicks")
-              .with_columns(pl.int_range(pl.len()).alias("_order")))
+              .with_columns(pl.int_range(pl.len()).alias("_order"), pl.col("dwell").fill_nan(None)))
     if clicks.height == 0:
         return pl.DataFrame(schema={"search_id": pl.String, "session_id": pl.String, "query": pl.String,
                                     "norm_query": pl.String, "doc_id": pl.String, "position": pl.Int64,
-                                    "dwell": pl.Float64, "reason": pl.String})
+                                    "dwell": pl.Float64, "reason": pl.String, "line": pl.Int64})
     last = pl.col("_order") == pl.col("_order").max().over("session_id")
     long = pl.col("dwell").fill_null(0) >= min_dwell
     last_ok = last & (pl.col("dwell").is_null() | (pl.col("dwell") >= last_click_min_dwell))
     return (clicks.filter(long | last_ok)
             .with_columns(pl.when(long).then(pl.lit("dwell")).otherwise(pl.lit("last_click")).alias("reason"),
                           pl.col("query").map_elements(normalize_query, return_dtype=pl.String).alias("norm_query"))
-            .select("search_id", "session_id", "query", "norm_query", "doc_id", "position", "dwell", "reason"))
+            .select("search_id", "session_id", "query", "norm_query", "doc_id", "position", "dwell", "reason",
+                    "line"))
 
 
 #: Columns of :func:`unanswered_searches`.
@@ -65,8 +67,8 @@ def mine_clicks(log: pl.DataFrame, *, min_dwell: float = MIN_DWELL) -> pl.DataFr
     ``source_ref`` lists the log lines.
     """
     sat = satisfied_clicks(log, min_dwell=min_dwell)
-    shown = log.select("search_id", "results", "line")
-    sat = sat.join(shown, on="search_id", how="left").with_columns(
+    shown = log.select("line", "results")  # joined on the log line: a repeated search_id must not fan out
+    sat = sat.join(shown, on="line", how="left").with_columns(
         pl.struct("results", "position", "doc_id").map_elements(
             lambda r: [d for d in (r["results"] or [])[: max((r["position"] or 1) - 1, 0)] if d != r["doc_id"]],
             return_dtype=pl.List(pl.String)).alias("skipped"))

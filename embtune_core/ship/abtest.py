@@ -5,6 +5,11 @@ always sees the same collection); the search front end logs one event per search
 reads that log strictly; :func:`analyze` compares the arms and says in plain words what to do next;
 :func:`sample_size` says how many searches a test needs before it can see a given change.
 
+Each experiment gets its own salt: ``[abtest] salt`` when set, else :func:`experiment_salt` derives one
+from the candidate collection's name, so a new candidate reshuffles users. Given the share,
+:func:`analyze` checks the log against :func:`assign` (events in the wrong arm, users in both arms, a
+sample-ratio mismatch) and says so first in its decision.
+
 Search-event schema (:data:`EVENT_FIELDS`): JSON Lines, one object per search, keys not listed ignored.
 ``ts`` ISO-8601 timestamp (no offset: UTC); ``user_id`` str; ``search_id`` str, unique; ``arm`` ``"live"``
 or ``"candidate"``; ``collection`` str, the vector collection that served it; ``query`` str; ``results``
@@ -74,6 +79,16 @@ def assign(user_id: str, *, salt: str, share: float = 0.10) -> str:
     digest = hashlib.sha256(f"{salt}:{user_id}".encode()).digest()
     u = (int.from_bytes(digest[:8], "big") >> 11) / 2.0**53  # 53 bits: exact in a float, never 1.0
     return "candidate" if u < share else "live"
+
+
+def experiment_salt(salt: str, candidate_collection: str) -> str:
+    """The salt of one experiment: ``salt`` (``[abtest] salt``) when set, else ``embtune-ab:<candidate
+    collection>``, so every candidate collection buckets users afresh."""
+    if salt:
+        return salt
+    if not candidate_collection:
+        raise ConfigError("no salt: set [abtest] salt, or name the candidate collection it derives from")
+    return f"embtune-ab:{candidate_collection}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -252,6 +267,9 @@ class AbResult:
     level: float
     resamples: int
     decision: str
+    #: What is wrong with the experiment itself (wrong arms, users in both arms, a sample-ratio mismatch):
+    #: each one line, also said first in ``decision``. Empty when nothing was found.
+    problems: tuple[str, ...] = ()
 
     def table(self) -> pl.DataFrame:
         """One row per metric: both arms with intervals, the difference with its interval, a p-value."""
@@ -274,7 +292,7 @@ def _wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 
 def analyze(events: pl.DataFrame, *, level: float = 0.95, resamples: int = 2000, seed: int = 0,
-            min_effect: float = 0.02) -> AbResult:
+            min_effect: float = 0.02, share: float | None = None, salt: str = "") -> AbResult:
     """Compare the arms of an event log (as from :func:`load_events`).
 
     Per arm: Wilson intervals for the two rates (they treat searches as independent). Differences
@@ -284,6 +302,10 @@ def analyze(events: pl.DataFrame, *, level: float = 0.95, resamples: int = 2000,
     standard error. Decision: *worse* when either the top-result CTR or the zero-click interval is
     clearly on the wrong side of 0, *wins* when either is clearly on the right side (and neither is worse),
     else :func:`sample_size` (times the measured design effect) for a ``min_effect`` CTR change.
+
+    The experiment is checked first (:func:`check_assignment`): users seen in both arms always; given
+    ``share`` (``[abtest] share``), also events whose arm is not ``assign(user, salt, share)`` (``salt``:
+    :func:`experiment_salt`) and a sample-ratio mismatch. Problems go to ``problems`` and lead the decision.
     """
     level = _check_share(level, "level", open_interval=True)
     if not isinstance(resamples, int) or resamples < 100:
@@ -340,9 +362,57 @@ def analyze(events: pl.DataFrame, *, level: float = 0.95, resamples: int = 2000,
         naive = sum(naive_var[a, m] / searches[a] for a in ARMS)  # searches as if independent
         deff = max(1.0, se * se / naive) if naive > 0 else 1.0
         deltas[m] = ArmDelta(m, val["live"], val["candidate"], d, float(lo), float(hi), float(p), deff)
-    share = searches["candidate"] / (searches["candidate"] + searches["live"])
-    decision = _decide(deltas["top_ctr"], deltas["zero_click"], share, sum(searches.values()), level, min_effect)
-    return AbResult(estimates, deltas, searches, users, collections, share, level, resamples, decision)
+    observed = searches["candidate"] / (searches["candidate"] + searches["live"])
+    decision = _decide(deltas["top_ctr"], deltas["zero_click"], observed, sum(searches.values()), level, min_effect)
+    problems = check_assignment(events, share=share, salt=salt)
+    if problems:
+        decision = (f"Do not act on this test yet: {'; '.join(problems)}. Fix the bucketing first "
+                    f"(as measured: {decision})")
+    return AbResult(estimates, deltas, searches, users, collections, observed, level, resamples, decision, problems)
+
+
+#: A sample-ratio mismatch is flagged below this chi-square p-value.
+SRM_P = 0.001
+
+
+def _examples(items: list, n: int = 3) -> str:
+    return ", ".join(map(str, items[:n])) + (", ..." if len(items) > n else "")
+
+
+def check_assignment(events: pl.DataFrame, *, share: float | None = None, salt: str = "") -> tuple[str, ...]:
+    """Problems with the experiment itself, each one line: users in both arms; given ``share``, events
+    whose arm differs from ``assign(user, salt, share)`` and a sample-ratio mismatch (users per arm
+    against ``share``, chi-square with one degree of freedom, p < :data:`SRM_P`). ``salt`` empty: derived
+    from the candidate arm's collection (:func:`experiment_salt`)."""
+    out = []
+    arms = events.group_by("user_id").agg(pl.col("arm").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if arms.height:
+        out.append(f"{arms.height} users are in both arms (e.g. {_examples(sorted(arms['user_id']))})")
+    if share is None:
+        return tuple(out)
+    share = _check_share(share)
+    cand = sorted(events.filter(pl.col("arm") == "candidate")["collection"].unique())
+    if not salt and len(cand) != 1:
+        return (*out, f"cannot check the arms: no [abtest] salt, and the candidate arm was served by "
+                      f"{len(cand)} collections ({_examples(cand)})")
+    salt = experiment_salt(salt, cand[0] if cand else "")
+    pairs = events.select("user_id", "arm").unique()
+    expected = {u: assign(u, salt=salt, share=share) for u in pairs["user_id"].unique()}
+    wrong = events.filter(pl.col("arm") != pl.col("user_id").replace_strict(expected, return_dtype=pl.String))
+    if wrong.height:
+        ex = [f"{u} logged {a}" for u, a in wrong.select("user_id", "arm").unique(maintain_order=True).iter_rows()]
+        out.append(f"{wrong.height} of {events.height} searches are in the wrong arm for assign(user, "
+                   f"salt={salt!r}, share={share:g}) ({_examples(ex)})")
+    n = {a: pairs.filter(pl.col("arm") == a).height for a in ARMS}
+    total = n["live"] + n["candidate"]
+    if 0 < share < 1 and total:
+        exp = {"candidate": total * share, "live": total * (1 - share)}
+        chi2 = sum((n[a] - exp[a]) ** 2 / exp[a] for a in ARMS)
+        p = math.erfc(math.sqrt(chi2 / 2))  # chi-square, 1 degree of freedom
+        if p < SRM_P:
+            out.append(f"sample-ratio mismatch: {n['candidate']:,} of {total:,} users ({n['candidate'] / total:.1%}) "
+                       f"in the candidate arm, {share:.0%} expected (chi-square p = {p:.1g})")
+    return tuple(out)
 
 
 def _pts(d: ArmDelta) -> str:

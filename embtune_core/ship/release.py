@@ -8,13 +8,14 @@ to ``workspace/shipping.json`` (written atomically), which the report reads.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 
 from ..compare.comparison import compare_runs
 from ..core.errors import GateError, StoreError
 from ..core.workspace import write_json
-from .collection import BuildResult
+from .collection import BuildResult, collection_settings
 from .store import CollectionInfo
 
 SHIPPING = "shipping.json"
@@ -30,6 +31,7 @@ def _log(project, action: str, info: CollectionInfo | None, *, alias: str | None
          gate=None, note: str = "") -> dict:
     event = {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "action": action,
              "collection": info.name if info else None, "alias": alias, "model": info.model if info else "",
+             "retriever": info.retriever if info else "",
              "fingerprint": info.fingerprint if info else "", "forced": forced,
              "gate": {"passed": gate.passed, "reasons": list(gate.reasons)} if gate is not None else None,
              "note": note}
@@ -51,10 +53,31 @@ def set_candidate(project, store, name: str) -> None:
     _log(project, "candidate", store.get(name), alias="candidate")
 
 
+def collection_retriever(project, info: CollectionInfo, *, model: str | None = None, models: dict | None = None):
+    """The in-memory retriever that ranks like collection ``info`` (or, with ``model``, the same kind over
+    another model): its model, fused with BM25 under the collection's own stored settings when it is hybrid."""
+    from ..core.project import Project
+
+    model = model or info.model
+    settings = collection_settings(info)
+    if settings is None:
+        return project.retriever(model, models=models)
+    lexical, hybrid = settings
+    p = project
+    if (lexical, hybrid) != (project.config.lexical, project.config.hybrid):
+        p = Project(dataclasses.replace(project.config, lexical=lexical, hybrid=hybrid))
+    return p.retriever(f"hybrid:{model}", models=models, corpus=project.corpus)
+
+
 def gate_verdict(project, live: CollectionInfo | None, candidate: CollectionInfo):
-    """The ship gate of ``candidate`` against the live collection's model (or the project's base model)."""
-    base = live.model if live else project.config.model.base
-    return compare_runs(project, base, candidate.model).verdict(project.config.gate)
+    """The ship gate of ``candidate``'s retriever (``hybrid:<model>`` or the model, from its registry row)
+    against the live collection's retriever, or, with nothing live, the same kind over the project's base
+    model: :func:`~embtune_core.compare.compare_runs` on the eval set and the complaints."""
+    models: dict = {}
+    cand = collection_retriever(project, candidate, models=models)
+    base = (collection_retriever(project, live, models=models) if live is not None
+            else collection_retriever(project, candidate, model=project.config.model.base, models=models))
+    return compare_runs(project, base, cand, models=models).verdict(project.config.gate)
 
 
 def promote(project, store, *, force: bool = False, verdict=None) -> dict:

@@ -5,7 +5,9 @@ and ``embtune run``, so the three build the same settings and the same validatio
 the corpus, the settings (``[train]`` of the project, then overrides, then :meth:`TrainConfig.defaults`
 for the rest; the general-domain mix from ``[general] pairs``) and the base model's encoder, which groups
 near-duplicate queries when the validation split is drawn. :func:`train_run` trains the plan into
-``runs/<id>/`` and records the run in the workspace manifest, whoever started it.
+``runs/<id>/`` and records the run in the workspace manifest, whoever started it. Before training it
+writes ``inputs.json`` into the run folder (hashes of the pairs, the general pairs and the settings,
+atomically); ``--resume`` refuses, with a :class:`WorkspaceError`, a checkpoint whose inputs differ.
 
 Without a project (``embtune train --pairs P --out D [--corpus C]``) the same two functions run on the
 given files, with the base model's encoder (uncached) and no manifest.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ from ..core.errors import WorkspaceError
 from ..core.models import DEFAULT_MODEL, load_model
 from ..core.project import Project
 from ..core.sources import Corpus
-from ..core.workspace import hash_file, write_json
+from ..core.workspace import hash_bytes, hash_file, write_json
 from .data import load_pairs
 from .trainer import TrainResult, TrainState, train
 
@@ -104,6 +107,44 @@ def plan(project: Project | None, overrides: dict | None = None, *, pairs: str |
                      project=project)
 
 
+#: What a run was started from, in its folder: checked by ``--resume``.
+INPUTS = "inputs.json"
+_CHECKED = (("pairs", "pairs_sha256"), ("general pairs", "general_pairs_sha256"), ("settings", "config_sha256"))
+#: Settings a resumed run may change: where training stops and how often it logs, not what it learns from.
+RESUME_MAY_CHANGE = ("output_dir", "max_steps", "logging_steps")
+
+
+def run_inputs(p: TrainPlan) -> dict:
+    """Hashes of what a run trains on: the pairs file, the general pairs and the settings (all but
+    :data:`RESUME_MAY_CHANGE`), with the settings themselves so a refusal can name what changed."""
+    config = json.loads(json.dumps({k: v for k, v in dataclasses.asdict(p.config).items()
+                                    if k not in RESUME_MAY_CHANGE}))
+    general = Path(p.config.general_pairs) if p.config.general_pairs else None
+    return {"pairs": str(p.pairs_path), "pairs_sha256": hash_file(p.pairs_path),
+            "general_pairs_sha256": hash_file(general) if general and general.exists() else "",
+            "config_sha256": hash_bytes(json.dumps(config, sort_keys=True).encode()), "config": config}
+
+
+def check_resume(out: Path, inputs: dict, *, log: Callable[[str], None] = print) -> bool:
+    """Whether ``out`` holds a record of the same inputs; ``False`` (logged) for a run that has none. Raises
+    :class:`WorkspaceError` when the pairs, the general pairs or the settings differ from the recorded ones."""
+    path = Path(out) / INPUTS
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        log(f"{path}: no record of the run's inputs (an older run): resuming unchecked")
+        return False
+    except (OSError, ValueError) as e:
+        raise WorkspaceError(f"{path}: unreadable ({e}); cannot check what the checkpoint was trained on") from None
+    changed = [what for what, key in _CHECKED if recorded.get(key) != inputs[key]]
+    if not changed:
+        return True
+    keys = sorted(k for k in inputs["config"] if (recorded.get("config") or {}).get(k) != inputs["config"][k])
+    detail = f" ({', '.join(keys)})" if keys and "settings" in changed else ""
+    raise WorkspaceError(f"{out}: cannot --resume: the {' and '.join(changed)}{detail} differ from what the run "
+                         f"started with ({INPUTS}); start a new run, or restore them")
+
+
 def train_run(p: TrainPlan, *, state: TrainState | None = None, resume: bool = False, started_by: str = "api",
               log: Callable[[str], None] = print) -> Run:
     """Train ``p`` into its output folder (a new ``runs/<id>/`` of the project when none was set) and, in a
@@ -113,6 +154,9 @@ def train_run(p: TrainPlan, *, state: TrainState | None = None, resume: bool = F
             raise WorkspaceError("no output folder for the run")
         p = p.with_output(p.project.workspace.path("runs", new_run_id()))
     out = Path(p.config.output_dir)
+    inputs = run_inputs(p)
+    if not (resume and check_resume(out, inputs, log=log)):
+        write_json(out / INPUTS, inputs)
     result = train(p.pairs, p.corpus, p.config, state=state, resume=resume, encoder=p.encoder, log=log)
     run = Run(run_id=out.name, path=out, config=p.config, result=result)
     record = {"run": run.run_id, "started_by": started_by, "config": dataclasses.asdict(p.config),

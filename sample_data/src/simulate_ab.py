@@ -62,7 +62,7 @@ def sigmoid(x: float) -> float:
 def load_log(known: set[str]) -> list[tuple[str, str, list[str]]]:
     """(query, intended article, articles the old search showed) for each usable log line."""
     out = []
-    for line in (ROOT / "signals" / "search_log.jsonl").read_text().splitlines():
+    for line in (ROOT / "signals" / "search_log.jsonl").read_text().split("\n"):  # JSONL: \n only
         try:
             rec = json.loads(line)
             q = rec["q"].strip()
