@@ -60,8 +60,8 @@ def test_pairs_with_line_separators_load(corpus):
 def test_what_write_jsonl_writes_load_pairs_reads(tmp_path, corpus):
     from embtune_core.train import load_pairs
 
-    rows = [{"query": f"q{i} \u2028 \u2029 \u0085 \x1c end", "positive": "How to refund an invoice.", "doc_id": "KB-1"}
-            for i in range(3)]
+    rows = [{"query": f"q{i} \u2028 \u2029 \u0085 \x1c end", "positive": "How to refund an invoice.",
+             "doc_id": "KB-1"} for i in range(3)]
     write_jsonl(tmp_path / "pairs.jsonl", rows)
     assert load_pairs(tmp_path / "pairs.jsonl", corpus)["query"].to_list() == [r["query"] for r in rows]
 
@@ -70,7 +70,8 @@ def test_ab_event_with_a_line_separator_imports():
     from embtune_core.ship.abtest import load_events
 
     events = load_events(BAD / "ab_events_u2028.jsonl")
-    assert events.height == 3 and events["query"][1] == "refund\u2028a card" and events["line"].to_list() == [1, 2, 3]
+    assert events.height == 3 and events["query"][1] == "refund\u2028a card"
+    assert events["line"].to_list() == [1, 2, 3]
 
 
 def test_crlf_jsonl_is_tolerated(corpus):
@@ -100,7 +101,8 @@ def test_no_loader_uses_splitlines():
 
 def test_click_ids_resolve_case_insensitively_to_the_corpus_spelling(corpus):
     log, report = load_search_log(BAD / "log_uppercase_ids.jsonl", LOG, corpus)
-    assert [c[0]["doc_id"] for c in log["clicks"].to_list()] == ["KB-1", "KB-1", "KB-1", "kb-2", "Billing-Cycles"]
+    clicked = [c[0]["doc_id"] for c in log["clicks"].to_list()]
+    assert clicked == ["KB-1", "KB-1", "KB-1", "kb-2", "Billing-Cycles"]
     assert log["results"].to_list()[3] == ["kb-2"] and not report.unknown_doc_refs
 
 
@@ -158,7 +160,8 @@ def test_corrupt_parquet_is_one_line(corpus):
     p = BAD / "tickets_corrupt.parquet"
     with pytest.raises(InputError) as e:
         load_tickets(p, TicketFields(), corpus)
-    assert str(e.value).startswith(f"{p}: not a readable Parquet file (ComputeError: ") and "\n" not in str(e.value)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: not a readable Parquet file (ComputeError: ") and "\n" not in msg
 
 
 @pytest.mark.parametrize("folder, file, msg", [
@@ -179,7 +182,8 @@ def test_empty_complaints_file_is_one_line(corpus):
 
 @pytest.mark.parametrize("value, expect", [
     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past
-    ("-5", 0.0), ("3", 3.0), ("1e9", MAX_WAIT), ("soon", 1.5), ("", 1.5), (None, 1.5), ("inf", 1.5), ("nan", 1.5),
+    ("-5", 0.0), ("3", 3.0), ("1e9", MAX_WAIT),
+    ("soon", 1.5), ("", 1.5), (None, 1.5), ("inf", 1.5), ("nan", 1.5),
 ])
 def test_retry_after_seconds_dates_and_garbage(value, expect):
     assert retry_after(value, 1.5) == expect
@@ -187,22 +191,26 @@ def test_retry_after_seconds_dates_and_garbage(value, expect):
 
 def test_retry_after_future_date():
     now = time.time()
-    assert retry_after(email.utils.formatdate(now + 10, usegmt=True), 1.0, now=now) == pytest.approx(10, abs=1)
+    date = email.utils.formatdate(now + 10, usegmt=True)
+    assert retry_after(date, 1.0, now=now) == pytest.approx(10, abs=1)
 
 
 @pytest.mark.parametrize("header", ["Wed, 21 Oct 2015 07:28:00 GMT", "-1"])
 def test_server_sending_a_date_or_a_negative_retry_after_is_retried(header):
     with FakeOpenAI() as s:
         s.retry_after, s.fail_next = header, ["429"]
-        answer = post_json(s.url + "/embeddings", {"model": "m", "input": ["a b"]}, api_key=None, backoff=0.01)
+        answer = post_json(s.url + "/embeddings", {"model": "m", "input": ["a b"]}, api_key=None,
+                           backoff=0.01)
         assert len(answer["data"]) == 1 and s.requests == 2
 
 
-@pytest.mark.parametrize("name, key", [("gate_recall_k.toml", "gate.recall_k"), ("gate_mrr_k.toml", "gate.mrr_k")])
+@pytest.mark.parametrize("name, key", [("gate_recall_k.toml", "gate.recall_k"),
+                                       ("gate_mrr_k.toml", "gate.mrr_k")])
 def test_gate_cutoffs_must_be_computed(name, key):
     with pytest.raises(ConfigError) as e:
         load_config(BAD / name)
-    assert f"'{key}' must be one of the cut-offs evaluation computes" in str(e.value) and e.value.exit_code == 2
+    assert f"'{key}' must be one of the cut-offs evaluation computes" in str(e.value)
+    assert e.value.exit_code == 2
     assert GateConfig(recall_k=20, mrr_k=10).recall_k == 20
 
 
@@ -241,7 +249,7 @@ def test_nan_dwell_is_a_missing_dwell(corpus):
     assert satisfied_clicks(log)["doc_id"].to_list() == ["kb-2"]  # not the NaN click: it is not the last one
     raw = log.with_columns(pl.lit([{"doc_id": "KB-1", "position": 1, "dwell": float("nan")}]).alias("clicks"))
     sat = satisfied_clicks(raw.with_columns(pl.Series("session_id", ["s1", "s1"])))
-    assert sat["reason"].to_list() == ["last_click"]  # a NaN in a frame built elsewhere is no long dwell either
+    assert sat["reason"].to_list() == ["last_click"]  # a NaN in a frame built elsewhere: no long dwell either
 
 
 def test_trec_duplicates_first_counts_and_recall_stays_at_most_1():
@@ -257,7 +265,8 @@ def test_trec_nan_score_is_one_line():
     assert (e.value.line, e.value.field) == (2, "score") and "is not a finite number" in str(e.value)
 
 
-DOCS = pl.DataFrame({"doc_id": ["d0", "d1"], "title": ["Refunds", "Seats"], "text": ["Refund body.", "Seat body."]})
+DOCS = pl.DataFrame({"doc_id": ["d0", "d1"], "title": ["Refunds", "Seats"],
+                     "text": ["Refund body.", "Seat body."]})
 
 
 def test_llm_cache_is_read_back_only_for_its_endpoint_model_and_article_version(tmp_path):
@@ -267,7 +276,7 @@ def test_llm_cache_is_read_back_only_for_its_endpoint_model_and_article_version(
         base = s.url
         generate_queries(DOCS, ChatClient(base, "m1", backoff=0.01), tmp_path, n=2)
         assert s.requests == 2
-        generate_queries(DOCS, ChatClient(base, "m2", backoff=0.01), tmp_path, n=2)  # another model: asked again
+        generate_queries(DOCS, ChatClient(base, "m2", backoff=0.01), tmp_path, n=2)  # another model: asked
         assert s.requests == 4
 
     def read(docs=DOCS, url=base, model="m1", n=2):
@@ -275,8 +284,8 @@ def test_llm_cache_is_read_back_only_for_its_endpoint_model_and_article_version(
         return sorted(set(got["doc_id"])) if got is not None else []
 
     assert read() == ["d0", "d1"] and read(model="m2") == ["d0", "d1"]
-    assert load_generated(tmp_path, docs=DOCS, base_url=base, model="m1", n=2)["source_ref"].unique().to_list() \
-        == ["llm:m1"]  # never the other model's answers
+    m1 = load_generated(tmp_path, docs=DOCS, base_url=base, model="m1", n=2)
+    assert m1["source_ref"].unique().to_list() == ["llm:m1"]  # never the other model's answers
     assert read(model="m3") == [] and read(url="http://127.0.0.1:1/v1") == [] and read(n=3) == []
     edited = DOCS.with_columns(pl.Series("text", ["Refund body, edited.", "Seat body."]))
     assert read(docs=edited) == ["d1"]  # the edited article's answers are stale
@@ -291,13 +300,14 @@ def test_complaint_queries_are_audited_on_export(sample_project, tmp_path):
 
         def encode(self, texts, kind="query"):
             v = np.zeros((len(texts), 1 << 14), np.float32)
-            v[np.arange(len(texts)), [int(hashlib.md5(t.encode()).hexdigest(), 16) % (1 << 14) for t in texts]] = 1
+            slot = [int(hashlib.md5(t.encode()).hexdigest(), 16) % (1 << 14) for t in texts]
+            v[np.arange(len(texts)), slot] = 1
             return v
 
     complaint = next(iter(sample_project.complaints.queries.values()))
     doc = sample_project.corpus.doc_ids()[0]
-    rows = [{"pair_id": f"p{i}", "query": q, "doc_id": doc, "section_id": doc, "positive": "x", "source": "llm",
-             "kept": True} for i, q in enumerate([complaint, "a query nobody measures"])]
+    rows = [{"pair_id": f"p{i}", "query": q, "doc_id": doc, "section_id": doc, "positive": "x",
+             "source": "llm", "kept": True} for i, q in enumerate([complaint, "a query nobody measures"])]
     report = export_pairs(sample_project, pl.DataFrame(rows), ReviewStore(tmp_path / "r.sqlite"), OneHot(),
                           out=tmp_path / "pairs.jsonl")
     assert report.complaint_leaks_dropped == 1 and report.total == 1
@@ -332,7 +342,8 @@ def test_resume_refuses_other_pairs_or_settings(tmp_path, corpus, monkeypatch):
     seen = []
 
     def fake_train(pairs, corpus, config, **kw):
-        seen.append(json.loads((Path(config.output_dir) / "inputs.json").read_text()))  # written before training
+        # inputs.json is there before training starts
+        seen.append(json.loads((Path(config.output_dir) / "inputs.json").read_text()))
         return TrainResult(config.output_dir, None, 1, 0.1, [], [], {}, False, [])
 
     monkeypatch.setattr(run_mod, "train", fake_train)
@@ -395,7 +406,8 @@ def test_wrong_arm_and_users_in_both_arms_are_flagged():
     r = analyze(load_events(BAD / "ab_events_misassigned.jsonl"), share=0.5, salt="exp-1", resamples=200)
     assert len(r.problems) == 2
     assert r.problems[0] == "1 users are in both arms (e.g. u-both)"
-    assert r.problems[1].startswith("2 of 11 searches are in the wrong arm for assign(user, salt='exp-1', share=0.5)")
+    wrong = "2 of 11 searches are in the wrong arm for assign(user, salt='exp-1', share=0.5)"
+    assert r.problems[1].startswith(wrong)
     assert "u-wrong logged" in r.problems[1]
     assert r.decision.startswith("Do not act on this test yet: 1 users are in both arms")
 
@@ -425,7 +437,8 @@ def test_default_salt_derives_from_the_experiment():
 
     assert AbTestConfig().salt == ""
     a, b = experiment_salt("", "tuned_1"), experiment_salt("", "tuned_2")
-    assert (a, b) == ("embtune-ab:tuned_1", "embtune-ab:tuned_2") and experiment_salt("mine", "tuned_1") == "mine"
+    assert (a, b) == ("embtune-ab:tuned_1", "embtune-ab:tuned_2")
+    assert experiment_salt("mine", "tuned_1") == "mine"
     users = [f"u{i}" for i in range(2000)]
     moved = sum(assign(u, salt=a, share=0.5) != assign(u, salt=b, share=0.5) for u in users) / len(users)
     assert 0.4 < moved < 0.6  # a new candidate reshuffles users

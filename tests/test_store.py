@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql
 
 from embtune_core import ship
 from embtune_core.compare import GateVerdict
@@ -31,9 +32,10 @@ from embtune_core.core.models import load_model
 from embtune_core.core.project import open_project
 from embtune_core.core.retrievers import RetrieverSpec, build, evaluate_retriever
 from embtune_core.ship import release
+from embtune_core.ship.collection import write_postings
 from embtune_core.ship.store import HYBRID_DEPTH, CollectionInfo, open_store, validate_name
 from embtune_core.ship.store.embedded import EmbeddedPostgres
-from embtune_core.ship.store.pgvector import PgVectorStore
+from embtune_core.ship.store.pgvector import PROBE_LIMIT, PgVectorStore, _lexical_sql
 
 pytestmark = pytest.mark.store
 
@@ -334,8 +336,7 @@ def test_the_hybrid_statement_is_the_in_memory_fusion_ties_included(store):
     handle = store.create(info)
     store.upsert(handle, unit_ids, doc_ids, [f"title {d}" for d in doc_ids], texts, vecs)
     bm25 = BM25(texts, doc_ids, lexical)
-    rows = [(t, unit_ids[u], doc_ids[u], w) for t, u, w in bm25.postings()]
-    store.write_postings(handle, *map(list, zip(*rows, strict=True)))
+    assert write_postings(store, handle, bm25, unit_ids, doc_ids, batch=50) == len(list(bm25.postings()))
     store.publish(handle, info)
 
     queries = ["refund card", "card card declined", "proration tax export webhook", "the of and", "zzz unknown",
@@ -351,6 +352,18 @@ def test_the_hybrid_statement_is_the_in_memory_fusion_ties_included(store):
     for i in keys:
         assert [d for d, _ in got[i]] == [d for d, _ in expected[i]], queries[i]
         assert [s for _, s in got[i]] == [s for _, s in expected[i]], queries[i]  # bit for bit
+    # shallower rankings make the lexical side prune (MaxScore); probing or scanning, it stays exact
+    tokens = tokenize(queries, lexical)
+    for depth in (2, 3, 6, 12):
+        dense_d = {i: r[:depth] for i, r in dense.items()}
+        lex_d = dict(zip(keys, bm25.search(queries, k=depth), strict=True))
+        assert store.search_hybrid("fusion", qv, tokens, k=MAX_K, exact=True, depth=depth) == \
+            [fuse_rrf([dense_d, lex_d], k_rrf=5, k=MAX_K)[i] for i in keys]
+        for probe in (PROBE_LIMIT, 0):
+            lexical_side = [store.conn.execute(_lexical_sql(sql.Identifier("ecl_fusion")),
+                                               {"terms": t, "depth": depth, "probe": probe}).fetchall()
+                            for t in tokens]
+            assert lexical_side == [lex_d[i] for i in keys], (depth, probe)
     hits = store.search_hybrid_hits("fusion", qv, tokenize(queries, lexical), k=4, exact=True)
     for i in keys:
         assert [h.doc_id for h in hits[i]] == [d for d, _ in expected[i][:4]]

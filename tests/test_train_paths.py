@@ -36,8 +36,8 @@ def test_notebook_cli_and_run_plan_the_same_run(tiny_project, capture, monkeypat
     from test_notebooks import load_notebook
 
     monkeypatch.delenv("EMBTUNE_WORKSPACE", raising=False)
-    with open(tiny_project, "a") as f:  # a project that sets part of [train]
-        f.write("\n[train]\nepochs = 3\nhard_negatives = 1\nseed = 7\n")
+    text = tiny_project.read_text()  # a project that sets part of [train]
+    tiny_project.write_text(text.replace("[train]\n", "[train]\nepochs = 3\nhard_negatives = 1\nseed = 7\n", 1))
     with pytest.raises(Captured):  # mines, exports pairs, measures the baseline, then trains
         cli.main(["run", "--project", str(tiny_project)])
     with pytest.raises(Captured):

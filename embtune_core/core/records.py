@@ -30,7 +30,8 @@ _BOM = "\ufeff"
 
 
 def read_text(path: Path) -> str:
-    """The file as text: UTF-8, a leading BOM dropped; undecodable bytes raise :class:`InputError` with the line."""
+    """The file as text: UTF-8, a leading BOM dropped. Undecodable bytes raise :class:`InputError` naming
+    the line."""
     data = Path(path).read_bytes()
     try:
         text = data.decode("utf-8")
@@ -67,14 +68,16 @@ def detect_format(path: Path, fmt: str) -> str:
     """``fmt``, or for ``auto`` the format the extension says (``jsonl``, ``csv``, ``parquet``)."""
     if fmt != "auto":
         return fmt
-    found = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(path.suffix.lower())
+    by_suffix = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+    found = by_suffix.get(path.suffix.lower())
     if found is None:
         raise InputError("cannot tell the format from the extension; set format = 'jsonl'|'csv'|'parquet'",
                          path=path)
     return found
 
 
-def read_records(path: Path, fmt: str = "auto", *, expected: tuple[str, ...] = ()) -> Iterator[tuple[int, object]]:
+def read_records(path: Path, fmt: str = "auto", *, expected: tuple[str, ...] = ()
+                 ) -> Iterator[tuple[int, object]]:
     """(line, record-or-error-string) from JSONL, CSV or Parquet (``auto``: by extension).
 
     A line that is no record (malformed JSON, not an object, a CSV row with extra values) comes as an
@@ -101,7 +104,8 @@ def read_records(path: Path, fmt: str = "auto", *, expected: tuple[str, ...] = (
             frame = pl.read_parquet(path)
         except (pl.exceptions.PolarsError, OSError, ValueError) as e:
             first = str(e).strip().split("\n")[0][:200]
-            raise InputError(f"not a readable Parquet file ({type(e).__name__}: {first})", path=path) from None
+            what = f"{type(e).__name__}: {first}"
+            raise InputError(f"not a readable Parquet file ({what})", path=path) from None
         for n, row in enumerate(frame.iter_rows(named=True), start=1):
             yield n, row
     else:
@@ -186,7 +190,8 @@ def _number(v: object, name: str) -> float | None:
 
 
 def whole_number(v: object, name: str) -> int | None:
-    """A whole number (``3``, ``3.0``, ``"3"``), ``None`` when missing; else ``ValueError`` naming ``name``."""
+    """A whole number (``3``, ``3.0``, ``"3"``), ``None`` when missing; else ``ValueError`` naming
+    ``name``."""
     x = _number(v, name)
     if x is None:
         return None
@@ -196,7 +201,8 @@ def whole_number(v: object, name: str) -> int | None:
 
 
 def seconds(v: object, name: str) -> float | None:
-    """A duration >= 0, ``None`` when missing or NaN; infinite or negative raise ``ValueError`` naming ``name``."""
+    """A duration >= 0, ``None`` when missing or NaN; infinite or negative values raise ``ValueError``
+    naming ``name``."""
     x = _number(v, name)
     if x is not None and x < 0:
         raise ValueError(f"field '{name}': negative seconds: {v!r}")

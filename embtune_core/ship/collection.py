@@ -32,7 +32,7 @@ from ..core.errors import StoreError
 from ..core.evaluate import MAX_K, evaluate_model, evaluate_ranking
 from ..core.models import fingerprint, load_model
 from ..core.sources import Corpus, EvalSet
-from .store import CollectionInfo, Hit, slug, validate_name
+from .store import HYBRID_DEPTH, CollectionInfo, Hit, slug, validate_name
 
 VERIFY_KEYS = ("recall@5", "mrr@10", "ndcg@10", "recall@20")
 
@@ -162,8 +162,11 @@ def build_collection(store, model, corpus: Corpus, *, name: str | None = None, m
     handle = store.create(info)
     try:
         if lexical is not None:
+            from ..core.lexical import BM25
+
             t = time.perf_counter()
-            n_postings = write_postings(store, handle, corpus, lexical, batch=postings_batch)
+            n_postings = write_postings(store, handle, BM25.over_corpus(corpus, lexical), unit_ids, doc_ids,
+                                        batch=postings_batch)
             lex_s = time.perf_counter() - t
         for s in range(0, len(order), chunk):
             idx = order[s:s + chunk]
@@ -189,21 +192,26 @@ def build_collection(store, model, corpus: Corpus, *, name: str | None = None, m
                        encode_seconds=enc_s, write_seconds=write_s, postings=n_postings, lexical_seconds=lex_s)
 
 
-def write_postings(store, handle: str, corpus: Corpus, lexical: LexicalConfig, *, batch: int = 50_000) -> int:
-    """Index ``corpus``'s units with BM25 (:class:`~embtune_core.core.lexical.BM25`, the same index the
-    in-memory hybrid builds) and write its postings to the build ``handle``; returns how many."""
-    from ..core.lexical import BM25
+def write_postings(store, handle: str, bm25, unit_ids: list[str], doc_ids: list[str], *,
+                   batch: int = 50_000) -> int:
+    """Write the postings of ``bm25`` (a :class:`~embtune_core.core.lexical.BM25` over the units, in
+    ``unit_ids`` order: the same index the in-memory hybrid builds) to the build ``handle``, each term's
+    ``HYBRID_DEPTH`` highest weights marked as its heads (ties included); returns how many."""
+    from itertools import groupby
 
-    unit_ids, doc_ids = corpus.sections["section_id"].to_list(), corpus.sections["doc_id"].to_list()
-    cols: tuple[list, list, list, list] = ([], [], [], [])
+    cols: tuple[list, list, list, list, list] = ([], [], [], [], [])
     n = 0
-    for term, unit, weight in BM25.over_corpus(corpus, lexical).postings():
-        for col, v in zip(cols, (term, unit_ids[unit], doc_ids[unit], weight), strict=True):
-            col.append(v)
+    for term, rows in groupby(bm25.postings(), key=lambda r: r[0]):  # postings come term by term
+        rows = list(rows)
+        weights = np.fromiter((w for _, _, w in rows), dtype=np.float64, count=len(rows))
+        floor = -np.inf if len(rows) <= HYBRID_DEPTH else np.partition(weights, -HYBRID_DEPTH)[-HYBRID_DEPTH]
+        for (_, unit, weight), head in zip(rows, (weights >= floor).tolist(), strict=True):
+            for col, v in zip(cols, (term, unit_ids[unit], doc_ids[unit], weight, head), strict=True):
+                col.append(v)
         if len(cols[0]) >= batch:
             store.write_postings(handle, *cols)
             n += len(cols[0])
-            cols = ([], [], [], [])
+            cols = ([], [], [], [], [])
     if cols[0]:
         store.write_postings(handle, *cols)
         n += len(cols[0])

@@ -84,8 +84,9 @@ class VectorStore(Protocol):
         """Index the staging table and make it collection ``info.name`` in one transaction."""
 
     def write_postings(self, handle: str, terms: Sequence[str], unit_ids: Sequence[str], doc_ids: Sequence[str],
-                       weights: Sequence[float]) -> None:
-        """Add BM25 postings ``(term, unit, article, weight)`` to a hybrid collection's staging side."""
+                       weights: Sequence[float], heads: Sequence[bool]) -> None:
+        """Add BM25 postings ``(term, unit, article, weight)`` to a hybrid build's staging side; ``heads``
+        marks each term's ``HYBRID_DEPTH`` highest weights (its highest at least)."""
 
     def discard(self, handle: str) -> None: ...
 

@@ -5,11 +5,13 @@ with an HNSW cosine index; a registry ``embtune_collections``; aliases ``embtune
 (alias -> collection, with the previous target for rollback); an audit trail ``embtune_alias_log``.
 Identifiers are always composed with ``psycopg.sql.Identifier`` after :func:`validate_name`.
 
-A *hybrid* collection also has a BM25 postings table ``ecl_<name>`` (term, unit_id, doc_id, weight real),
-one row per (term, unit) with bm25s' own precomputed weight, and a covering btree index
-``(term) INCLUDE (unit_id, doc_id, weight)``: a query's BM25 score for a unit is the sum of its tokens'
-weights, read by an index-only scan. :meth:`PgVectorStore.search_hybrid` fuses both sides in one
-statement (see :func:`_hybrid_sql`).
+A *hybrid* collection also has a BM25 postings table ``ecl_<name>`` (term, unit_id, doc_id, weight real,
+head bool), one row per (term, unit) with bm25s' own precomputed weight; ``head`` marks each term's
+``HYBRID_DEPTH`` highest weights. Two btree indexes, read by index-only scans: ``(term, unit_id) INCLUDE
+(doc_id, weight)`` (a term's postings; one unit's weight) and a partial ``(term, weight DESC) INCLUDE
+(unit_id, doc_id) WHERE head`` (a term's best postings, for pruning). A query's BM25 score for a unit
+is the sum of its tokens' weights. :meth:`PgVectorStore.search_hybrid` fuses both sides in one statement
+(see :func:`_hybrid_sql`).
 
 A collection is built in staging tables (``ecstage_<random>``, and ``ecstage_<random>_lex`` for the
 postings) and published by renaming them in one transaction together with the registry row, so readers
@@ -106,17 +108,27 @@ _BY_ID = 'COLLATE "C"'
 def _hybrid_sql(vectors: sql.Identifier, postings: sql.Identifier, *, exact: bool, units: bool) -> sql.Composed:
     """One statement: the dense ranking and the BM25 ranking of articles, fused by reciprocal rank fusion.
 
+    This is :class:`~embtune_core.core.retrievers.HybridRetriever` step by step:
+
     * ``dense``: an article scores its best section by cosine; its top ``depth`` articles (every row with
       ``exact``, else the HNSW index's ``fetch`` nearest sections);
-    * ``lex``: the query's tokens (``unnest``, a repeated token counted again) joined to the postings, a
-      unit's score the sum of its tokens' weights (float8: the sum of a few float32 weights is exact in
-      float8, so it does not depend on the order Postgres adds them), an article its best unit, score
-      > 0, top ``depth``;
-    * fused: ``sum of 1 / (rrf_k + rank)`` over the two rankings (a full outer join), ties by doc id.
+    * ``lex``: the query's tokens (``unnest``; a repeated token counts again) against the postings: a unit
+      scores the sum of its tokens' weights, an article its best unit, score > 0, top ``depth``. Sums are
+      float8: a few float32 weights add up exactly in float8, so they do not depend on the order Postgres
+      adds them in and equal :meth:`~embtune_core.core.lexical.BM25.unit_scores` bit for bit;
+    * fused: ``1 / (rrf_k + dense rank) + 1 / (rrf_k + lexical rank)`` (a full outer join), ties by doc id.
 
-    This is :class:`~embtune_core.core.retrievers.HybridRetriever` step by step. With ``units`` each
-    result also carries its best section (the dense side's when the article is among the dense
-    candidates, else BM25's) and title.
+    The lexical side prunes exactly (MaxScore): a term adds at most ``ub`` = its highest weight times
+    its count. The full scores of the units among each term's ``depth`` highest weights (the ``head``
+    postings) give ``theta``, a lower bound of the ``depth``-th best article score. Terms whose ``ub``
+    add up to less than ``theta`` (the commonest) cannot lift a unit into the top on their own, so only
+    units holding one of the other terms are candidates; a candidate whose partial score plus those
+    ``ub`` stays below ``theta`` is dropped; the rest get the common terms' weights added (index probes
+    for a few candidates, a scan beyond ``probe``). Every article of the top ``depth`` keeps its best
+    unit with its exact score, so the ranking is the full scan's, ties included (tested against it).
+
+    With ``units`` each result also carries its best section (the dense side's when the article is among
+    the dense candidates, else BM25's) and title.
     """
     dense_u = ("SELECT unit_id, doc_id, 1 - (embedding <=> %(q)s) AS s FROM {vectors}" if exact else
                "SELECT unit_id, doc_id, 1 - (embedding <=> %(q)s) AS s FROM {vectors} "
@@ -125,14 +137,7 @@ def _hybrid_sql(vectors: sql.Identifier, postings: sql.Identifier, *, exact: boo
 WITH dense_u AS ({dense_u}),
 dense AS (
     SELECT doc_id, row_number() OVER (ORDER BY max(s) DESC, doc_id {_BY_ID}) AS r
-    FROM dense_u GROUP BY doc_id ORDER BY r LIMIT %(depth)s),
-lex_u AS (
-    SELECT p.unit_id, min(p.doc_id) AS doc_id, sum(p.weight::float8) AS s
-    FROM unnest(%(terms)s::text[]) AS q(term) JOIN {{postings}} AS p ON p.term = q.term
-    GROUP BY p.unit_id),
-lex AS (
-    SELECT doc_id, row_number() OVER (ORDER BY max(s) DESC, doc_id {_BY_ID}) AS r
-    FROM lex_u GROUP BY doc_id HAVING max(s) > 0 ORDER BY r LIMIT %(depth)s),
+    FROM dense_u GROUP BY doc_id ORDER BY r LIMIT %(depth)s),{_LEXICAL_CTES},
 fused AS (
     SELECT coalesce(d.doc_id, l.doc_id) AS doc_id,
            coalesce(1.0::float8 / (%(rrf_k)s + d.r), 0) + coalesce(1.0::float8 / (%(rrf_k)s + l.r), 0) AS score
@@ -152,6 +157,56 @@ SELECT t.doc_id, t.score, b.unit_id, v.title
 FROM top AS t JOIN best AS b ON b.doc_id = t.doc_id JOIN {{vectors}} AS v ON v.unit_id = b.unit_id
 ORDER BY t.score DESC, t.doc_id {_BY_ID}"""
     return sql.SQL(body + tail).format(vectors=vectors, postings=postings)
+
+
+def _lexical_sql(postings: sql.Identifier) -> sql.Composed:
+    """The lexical side of :func:`_hybrid_sql` alone: ``(doc_id, score)``, the top ``depth`` articles by BM25."""
+    return sql.SQL(f"WITH{_LEXICAL_CTES}\nSELECT l.doc_id, max(u.s) AS s FROM lex AS l JOIN lex_u AS u "
+                   f"ON u.doc_id = l.doc_id GROUP BY l.doc_id, l.r ORDER BY l.r").format(postings=postings)
+
+
+_LEXICAL_CTES = f"""
+qt AS (SELECT term, count(*)::float8 AS n FROM unnest(%(terms)s::text[]) AS q(term) GROUP BY term),
+tb AS MATERIALIZED (
+    SELECT qt.term, qt.n, qt.n * m.w AS ub FROM qt CROSS JOIN LATERAL (
+        SELECT p.weight::float8 AS w FROM {{postings}} AS p WHERE p.term = qt.term AND p.head
+        ORDER BY p.weight DESC LIMIT 1) AS m),
+seed_u AS (
+    SELECT DISTINCT p.unit_id, p.doc_id FROM tb CROSS JOIN LATERAL (
+        SELECT unit_id, doc_id FROM {{postings}} AS p WHERE p.term = tb.term AND p.head
+        ORDER BY p.weight DESC LIMIT %(depth)s) AS p),
+seed AS (
+    SELECT su.doc_id, (SELECT sum(tb.n * p.weight::float8) FROM tb JOIN {{postings}} AS p
+                       ON p.term = tb.term AND p.unit_id = su.unit_id) AS s
+    FROM seed_u AS su),
+theta AS (
+    SELECT coalesce((SELECT s FROM (SELECT max(s) AS s FROM seed GROUP BY doc_id) AS a
+                     ORDER BY s DESC OFFSET %(depth)s - 1 LIMIT 1), 0) AS t),
+cum AS MATERIALIZED (SELECT tb.term, tb.n, sum(tb.ub) OVER (ORDER BY tb.ub, tb.term) AS c, theta.t FROM tb, theta),
+bound AS (SELECT coalesce(max(c) FILTER (WHERE c < t), 0) AS rest, min(t) AS t FROM cum),
+cand AS MATERIALIZED (
+    SELECT p.unit_id, min(p.doc_id) AS doc_id, sum(cum.n * p.weight::float8) AS s
+    FROM cum JOIN {{postings}} AS p ON p.term = cum.term WHERE cum.c >= cum.t GROUP BY p.unit_id
+    HAVING sum(cum.n * p.weight::float8) + (SELECT rest FROM bound) >= (SELECT t FROM bound)),
+ncand AS (SELECT count(*) AS n FROM cand),
+lex_u AS MATERIALIZED (
+    SELECT c.unit_id, c.doc_id, c.s + coalesce((SELECT sum(cum.n * p.weight::float8) FROM cum JOIN {{postings}} AS p
+           ON p.term = cum.term AND p.unit_id = c.unit_id WHERE cum.c < cum.t), 0) AS s
+    FROM cand AS c WHERE (SELECT n FROM ncand) <= %(probe)s
+    UNION ALL
+    SELECT c.unit_id, c.doc_id, c.s + coalesce(r.s, 0) FROM cand AS c LEFT JOIN (
+        SELECT p.unit_id, sum(cum.n * p.weight::float8) AS s FROM cum JOIN {{postings}} AS p ON p.term = cum.term
+        WHERE cum.c < cum.t AND p.unit_id IN (SELECT unit_id FROM cand) GROUP BY p.unit_id) AS r
+        ON r.unit_id = c.unit_id
+    WHERE (SELECT n FROM ncand) > %(probe)s),
+lex AS (
+    SELECT doc_id, row_number() OVER (ORDER BY max(s) DESC, doc_id {_BY_ID}) AS r
+    FROM lex_u GROUP BY doc_id HAVING max(s) > 0 ORDER BY r LIMIT %(depth)s)"""
+
+
+#: Above this many candidate units, the lexical side scans the common terms' postings once instead of
+#: probing the index for each candidate.
+PROBE_LIMIT = 2000
 
 
 @_database_errors_as_store_errors
@@ -192,7 +247,7 @@ class PgVectorStore:
             try:
                 self.conn.execute(sql.SQL(
                     "CREATE TABLE {} (term text NOT NULL, unit_id text NOT NULL, doc_id text NOT NULL, "
-                    "weight real NOT NULL)").format(sql.Identifier(f"{handle}_lex")))
+                    "weight real NOT NULL, head boolean NOT NULL)").format(sql.Identifier(f"{handle}_lex")))
             except BaseException:
                 self.discard(handle)
                 raise
@@ -202,21 +257,23 @@ class PgVectorStore:
         return sql.Identifier(handle) if _STAGE.match(handle) else _table(handle)
 
     def write_postings(self, handle: str, terms: Sequence[str], unit_ids: Sequence[str], doc_ids: Sequence[str],
-                       weights: Sequence[float]) -> None:
-        """Append BM25 postings to a hybrid build's staging side (``COPY``; the index comes at publish).
+                       weights: Sequence[float], heads: Sequence[bool]) -> None:
+        """Append BM25 postings to a hybrid build's staging side (``COPY``; the indexes come at publish).
 
-        Only a staging handle: a unit's BM25 weights depend on the whole corpus (idf, average length),
-        so a published hybrid collection is rebuilt, never patched."""
+        ``heads[i]``: posting ``i`` is among its term's ``HYBRID_DEPTH`` highest weights. Every term's
+        highest weight must be a head (pruning bounds a term's contribution by it); more heads than that
+        (ties) are fine. Only a staging handle: a unit's BM25 weights depend on the whole corpus (idf,
+        average length), so a published hybrid collection is rebuilt, never patched."""
         if not _STAGE.match(handle) or handle.endswith("_lex"):
             raise StoreError("write_postings: BM25 postings go to a build's staging handle (weights depend on the "
                              "whole corpus: rebuild the collection instead of patching it)")
-        if not (len(terms) == len(unit_ids) == len(doc_ids) == len(weights)):
-            raise StoreError("write_postings: terms, unit ids, doc ids and weights differ in length")
+        if not (len(terms) == len(unit_ids) == len(doc_ids) == len(weights) == len(heads)):
+            raise StoreError("write_postings: terms, unit ids, doc ids, weights and heads differ in length")
         with self.conn.transaction(), self.conn.cursor() as cur:
-            with cur.copy(sql.SQL("COPY {} (term, unit_id, doc_id, weight) FROM STDIN WITH (FORMAT BINARY)")
+            with cur.copy(sql.SQL("COPY {} (term, unit_id, doc_id, weight, head) FROM STDIN WITH (FORMAT BINARY)")
                           .format(sql.Identifier(f"{handle}_lex"))) as copy:
-                copy.set_types(["text", "text", "text", "float4"])
-                for row in zip(terms, unit_ids, doc_ids, weights, strict=True):
+                copy.set_types(["text", "text", "text", "float4", "bool"])
+                for row in zip(terms, unit_ids, doc_ids, weights, heads, strict=True):
                     copy.write_row(row)
 
     def upsert(self, handle: str, unit_ids: Sequence[str], doc_ids: Sequence[str], titles: Sequence[str],
@@ -270,8 +327,9 @@ class PgVectorStore:
             if hybrid:
                 self.conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
                     sql.Identifier(f"{handle}_lex"), _postings(info.name)))
-                self.conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                    sql.Identifier(f"{handle}_lex_term"), sql.Identifier(f"ecl_{info.name}_term")))
+                for suffix in ("term", "head"):
+                    self.conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                        sql.Identifier(f"{handle}_lex_{suffix}"), sql.Identifier(f"ecl_{info.name}_{suffix}")))
             self.conn.execute(
                 "INSERT INTO embtune_collections (name, model, fingerprint, dim, doc_count, unit_count, "
                 "corpus_hash, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
@@ -279,11 +337,13 @@ class PgVectorStore:
                  info.corpus_hash, json.dumps(info.meta)))
 
     def _index_postings(self, handle: str) -> None:
-        """The postings' covering index, then statistics and the visibility map (``VACUUM``, outside any
-        transaction) so a query reads the index alone."""
+        """The postings' two covering indexes, then statistics and the visibility map (``VACUUM``, outside
+        any transaction) so a query reads the indexes alone."""
         lex = sql.Identifier(f"{handle}_lex")
-        self.conn.execute(sql.SQL("CREATE INDEX {} ON {} (term) INCLUDE (unit_id, doc_id, weight)").format(
+        self.conn.execute(sql.SQL("CREATE INDEX {} ON {} (term, unit_id) INCLUDE (doc_id, weight)").format(
             sql.Identifier(f"{handle}_lex_term"), lex))
+        self.conn.execute(sql.SQL("CREATE INDEX {} ON {} (term, weight DESC) INCLUDE (unit_id, doc_id) WHERE head")
+                          .format(sql.Identifier(f"{handle}_lex_head"), lex))
         self.conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(lex))
 
     def discard(self, handle: str) -> None:
@@ -352,33 +412,36 @@ class PgVectorStore:
         return info
 
     def _hybrid(self, name: str, vectors: np.ndarray, token_lists, k: int, exact: bool, overfetch: int,
-                units: bool) -> list[list[tuple]]:
+                units: bool, depth: int = HYBRID_DEPTH) -> list[list[tuple]]:
         info = self._require_hybrid(name)
         vectors = np.asarray(vectors, dtype=np.float32)
         token_lists = [[str(t) for t in tokens] for tokens in token_lists]
         if vectors.shape[0] != len(token_lists):
             raise StoreError("search_hybrid: one token list per query vector")
         q = _hybrid_sql(_table(name), _postings(name), exact=exact, units=units)
-        fetch = HYBRID_DEPTH * overfetch
-        params = {"depth": HYBRID_DEPTH, "fetch": fetch, "k": int(k), "rrf_k": int(info.meta["hybrid"]["rrf_k"])}
+        fetch = depth * overfetch
+        params = {"depth": int(depth), "fetch": fetch, "k": int(k), "rrf_k": int(info.meta["hybrid"]["rrf_k"]),
+                  "probe": PROBE_LIMIT}
         out = []
         with self.conn.transaction(), self.conn.cursor() as cur:
-            self._tune(cur, exact, fetch)
-            cur.execute("SET LOCAL work_mem = '64MB'")  # a common term's postings aggregate in memory
+            if not exact:  # exact: no ORDER BY distance, so no index scan of the vectors to turn off
+                self._tune(cur, exact, fetch)
+            cur.execute("SET LOCAL work_mem = '64MB'")  # many candidates aggregate in memory, not on disk
             for v, tokens in zip(vectors, token_lists, strict=True):
                 cur.execute(q, params | {"q": v, "terms": tokens})
                 out.append(cur.fetchall())
         return out
 
     def search_hybrid(self, name: str, vectors: np.ndarray, token_lists, k: int = 10, *, exact: bool = False,
-                      overfetch: int = 4) -> list[list[tuple[str, float]]]:
+                      overfetch: int = 4, depth: int = HYBRID_DEPTH) -> list[list[tuple[str, float]]]:
         """Top-``k`` articles per query of a hybrid collection: the dense ranking (best section by cosine, top
         100 articles; every row with ``exact``, else ``100 * overfetch`` sections through the HNSW index) and
         the BM25 ranking of ``token_lists`` (each query's tokens as :func:`~embtune_core.core.lexical.tokenize`
         gives them with the collection's settings) fused by reciprocal rank fusion with the collection's
-        ``rrf_k``, in one statement. Scores are the fused ones; ties go to the lower doc id."""
+        ``rrf_k``, in one statement. Scores are the fused ones; ties go to the lower doc id. ``depth``: how
+        many articles each side ranks (the in-memory hybrid's ``MAX_K``; smaller only in tests)."""
         return [[(d, float(s)) for d, s in rows]
-                for rows in self._hybrid(name, vectors, token_lists, k, exact, overfetch, units=False)]
+                for rows in self._hybrid(name, vectors, token_lists, k, exact, overfetch, units=False, depth=depth)]
 
     def search_hybrid_hits(self, name: str, vectors: np.ndarray, token_lists, k: int = 10, *, exact: bool = False,
                            overfetch: int = 4) -> list[list[Hit]]:
