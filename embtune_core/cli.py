@@ -295,10 +295,12 @@ def cmd_leakage(args) -> None:
 def cmd_judge(args) -> None:
     import shlex
 
+    from .core.privacy import scrub
     from .eval_set import ADVICE, judge, judging_progress, pooled_candidates
     from .eval_set.judging import candidates_frame
 
     project = _open(args)
+    args.query = " ".join(scrub(args.query).split())  # what is listed, judged, written and printed
     chosen = [name for name, on in (("--relevant", bool(args.relevant)), ("--no-answer", args.no_answer),
                                     ("--skip", args.skip)) if on]
     if args.list == bool(chosen) or len(chosen) > 1:
@@ -709,7 +711,9 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
         return 0
     except EmbtuneError as e:
-        print(f"embtune: error: {e}", file=sys.stderr)
+        from .core.privacy import mask_secrets
+
+        print(f"embtune: error: {mask_secrets(str(e))}", file=sys.stderr)  # a last guard: no secret in a message
         return e.exit_code
     except KeyboardInterrupt:
         print("embtune: interrupted", file=sys.stderr)

@@ -9,7 +9,8 @@ Sections: project summary, data per source, eval set, baseline vs tuned metrics 
 paired deltas, wins / losses / ties with the worst regressions, the complaints list side by side, the
 ship gate, and what was shipped (``shipping.json``). Example texts (queries, titles) are scrubbed of
 personal data by default (``redact``) or left out entirely (``include_examples=False``); code, paths of
-this machine and environment values never appear (API keys are also masked as a last guard).
+this machine and environment values never appear (secrets are also masked as a last guard:
+:func:`~.core.privacy.mask_secrets`).
 
 The expensive part (:func:`collect`: loading both models and evaluating through the embedding cache)
 is separate from :func:`render`, so several variants of one report cost one evaluation.
@@ -30,7 +31,7 @@ import polars as pl
 from .compare import Comparison, compare_runs, evaluate_on_project
 from .core.errors import InputError, WorkspaceError
 from .core.evaluate import EvalResult
-from .core.privacy import scrub, signature_entities
+from .core.privacy import mask_secrets, scrub, secret_env_values, signature_entities
 from .core.project import Project, open_project
 from .core.retrievers import RetrieverSpec
 from .core.stats import bootstrap_ci
@@ -40,7 +41,6 @@ from .eval_set import carried_retriever, cold_articles
 REPORT_METRICS = ("recall@5", "mrr@10", "recall@20", "ndcg@10")
 SOURCES = {"search": "search log (satisfied clicks)", "ticket": "support tickets", "docs": "docs (titles, headings)",
            "llm": "LLM-generated queries"}
-_SECRET_NAME = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?)($|_)", re.I)
 _CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #ddd;padding:.3em .6em;
@@ -430,12 +430,12 @@ def _code_section(d: ReportData) -> str:
 
 
 def _mask_secrets(page: str, project: Project) -> str:
-    """Last guard: the values of key-like environment variables (and the configured key variables) are masked."""
-    names = {project.config.llm.api_key_env, project.config.production.api_key_env}
-    for k, v in os.environ.items():
-        if len(v) >= 6 and (k in names or _SECRET_NAME.search(k)):
-            page = page.replace(v, "[REDACTED]").replace(html.escape(v), "[REDACTED]")
-    return page
+    """Last guard, :func:`~.core.privacy.mask_secrets`: the values of key-like environment variables (and of
+    the configured key variables), as written and HTML-escaped, URL passwords, secret parameters and token
+    shapes are masked."""
+    values = secret_env_values((project.config.llm.api_key_env, project.config.production.api_key_env,
+                                project.config.store.url_env))
+    return mask_secrets(page, [*values, *(html.escape(v) for v in values)], env=False)
 
 
 def render(data: ReportData, *, include_examples: bool = True, redact: bool = True,
@@ -463,7 +463,8 @@ def build_report(project: Project | str | Path | None = None, *, run: str | Path
 
     ``run``: a run folder or a run id under ``workspace/runs`` (default: the newest run with a saved model;
     with none, the report shows the baseline only). ``include_examples=False`` drops every example text;
-    ``redact`` scrubs them (emails, phones, card-like numbers, names). ``include_code`` adds the project's
+    ``redact`` scrubs them (:func:`~.core.privacy.scrub`: every kind it knows, plus the names and companies
+    of the tickets' sign-offs). ``include_code`` adds the project's
     settings and the commands; off by default.
     """
     return render(collect(project, run=run), include_examples=include_examples, redact=redact,

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 speaking the OpenAI embeddings protocol, for tests.
 
 It embeds text as a deterministic bag of hashed words, can be told to answer the next N requests with
-429 or garbage, and records the Authorization headers it saw.
+429 or garbage, or every request with a redirect (``redirect = (307, "http://elsewhere/v1")``: the
+request's path is kept past that prefix), and records the Authorization headers it saw.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class FakeOpenAI:
         self.retry_after = "0"  # the Retry-After header of a 429/500 answer
         self.requests = 0
         self.auth: list[str | None] = []
+        self.redirect: tuple[int, str] | None = None  # (status, target prefix) answered to every request
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +39,12 @@ class FakeOpenAI:
                 outer.requests += 1
                 outer.auth.append(self.headers.get("Authorization"))
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if outer.redirect and not self.path.startswith("/redirected"):
+                    code, target = outer.redirect
+                    self.send_response(code)
+                    self.send_header("Location", target + self.path.removeprefix("/v1"))
+                    self.end_headers()
+                    return
                 mode = outer.fail_next.pop(0) if outer.fail_next else ""
                 if self.path.endswith("/chat/completions"):
                     return self._chat(body, mode)

@@ -282,7 +282,9 @@ class LoadReport:
 
     def unknown(self, line: int, ref: object) -> None:
         """Record a reference to an article the docs do not have."""
-        self.unknown_doc_refs.append(f"{self.path}:{line}: unknown article {ref!r}")
+        from .privacy import mask_secrets
+
+        self.unknown_doc_refs.append(f"{self.path}:{line}: unknown article {mask_secrets(repr(ref), env=False)}")
         self.problem_lines.add(line)
 
     @property
@@ -331,12 +333,19 @@ def load_search_log(path: str | Path, fields, corpus: Corpus, *, fmt: str = "aut
                     max_bad_share: float = 0.05) -> tuple[pl.DataFrame, LoadReport]:
     """One row per search: search_id, session_id, timestamp, query, results (doc ids), clicks.
 
+    ``query`` is what the user typed **scrubbed** (:func:`~.privacy.scrub`: e-mails, phone numbers,
+    cards, IBANs, API keys and tokens, account ids, names ... become ``[KIND]`` placeholders), so
+    nothing read from the log (candidates, pairs, judgments, the labelling queue, proxy sets) holds
+    them.
+
     ``clicks`` is a list of ``{doc_id, position, dwell}``; clicked URLs are normalised to doc ids
     (case-insensitively) and clicks on unknown articles are dropped and reported; their lines count
     toward ``max_bad_share``. A missing or null ``search_id`` becomes ``line<N>``; a search without a
     session is a session of its own. ``position`` must be a whole number; ``dwell`` a number >= 0
     (NaN reads as a missing dwell). ``fields`` is a :class:`SearchLogFields`.
     """
+    from .privacy import scrub
+
     path = Path(path)
     index = corpus.url_index()
     report = LoadReport(str(path))
@@ -372,7 +381,7 @@ def load_search_log(path: str | Path, fields, corpus: Corpus, *, fmt: str = "aut
                 "search_id": search_id,
                 "session_id": text_or_none(rec.get(fields.session)) or f"search:{search_id}",
                 "timestamp": text_or_none(rec.get(fields.timestamp)) or "",
-                "query": query.strip(),
+                "query": scrub(query.strip()).strip(),
                 "results": results,
                 "clicks": clicks,
                 "line": n,

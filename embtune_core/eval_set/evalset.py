@@ -41,7 +41,7 @@ class ProxySplit:
 
 def signal_candidates(search_log: pl.DataFrame | None, tickets: pl.DataFrame | None) -> pl.DataFrame:
     """(query, norm_query, doc_id, source, count) from satisfied clicks and resolved tickets."""
-    from ..core.privacy import scrub
+    from ..core.privacy import scrub, signature_entities
     from ..mine_pairs.logs import satisfied_clicks
 
     frames = []
@@ -51,8 +51,11 @@ def signal_candidates(search_log: pl.DataFrame | None, tickets: pl.DataFrame | N
             pl.col("query").mode().sort().first().alias("query"), pl.len().alias("count"))
             .with_columns(pl.lit("search").alias("source")))
     if tickets is not None and tickets.height:
-        t = tickets.select(pl.col("subject").map_elements(scrub, return_dtype=pl.String).alias("query"),
-                           pl.col("resolved").alias("doc_id")).explode("doc_id")
+        # the subject scrubbed with the names and companies of its ticket's sign-off (search queries
+        # arrive scrubbed: the log loader scrubs them)
+        t = tickets.select(pl.struct("subject", "body").map_elements(
+            lambda r: scrub(r["subject"], signature_entities(r["body"] or "")).strip(), return_dtype=pl.String)
+            .alias("query"), pl.col("resolved").alias("doc_id")).explode("doc_id")
         t = t.with_columns(pl.col("query").map_elements(normalize_query, return_dtype=pl.String).alias("norm_query"))
         frames.append(t.group_by("norm_query", "doc_id").agg(pl.col("query").first(), pl.len().alias("count"))
                       .with_columns(pl.lit("ticket").alias("source")))

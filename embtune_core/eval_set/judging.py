@@ -228,8 +228,11 @@ def judge(project, query: str, relevant: list[str] | tuple[str, ...] = (), *, no
           judgments: Judgments | None = None) -> SavedEvalSet:
     """Record one judgment and save the project's eval set. Exactly one of ``relevant`` (article ids),
     ``no_answer`` or ``skip``. Unknown article ids raise :class:`InputError` before anything is written;
-    after that the judgment is in the log even if saving the set fails (a malformed set on disk)."""
-    query = " ".join(query.split())
+    after that the judgment is in the log even if saving the set fails (a malformed set on disk).
+    The question is scrubbed (:func:`~embtune_core.core.privacy.scrub`) before it is written anywhere."""
+    from ..core.privacy import scrub
+
+    query = " ".join(scrub(query or "").split())
     if not query:
         raise InputError("the question is empty", field="query")
     relevant = sorted(dict.fromkeys(relevant))

@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from ..core.errors import RemoteError
+from ..core.privacy import mask_secrets
 from ..core.remote import post_json
 from ..core.workspace import write_json
 
@@ -60,6 +61,8 @@ class ChatClient:
         if not base_url or not model:
             raise RemoteError("an LLM endpoint needs [llm] base_url and model in embtune.toml")
         self.url = chat_url(base_url)
+        #: the endpoint as shown and stored (cache records, messages): ``?key=``, passwords masked
+        self.shown_url = mask_secrets(self.url)
         self.model, self.api_key_env = model, api_key_env
         self.timeout, self.retries, self.backoff, self.temperature = timeout, retries, backoff, temperature
 
@@ -71,9 +74,9 @@ class ChatClient:
         try:
             text = answer["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
-            raise RemoteError(f"{self.url}: answer has no choices[0].message.content") from None
+            raise RemoteError(f"{self.shown_url}: answer has no choices[0].message.content") from None
         if not isinstance(text, str):
-            raise RemoteError(f"{self.url}: message content is not text")
+            raise RemoteError(f"{self.shown_url}: message content is not text")
         return text, answer.get("usage") or {}
 
 
@@ -139,8 +142,8 @@ def generate_queries(docs: pl.DataFrame, client: ChatClient, cache_dir: str | Pa
         text, usage = client.complete(prompt)
         queries = parse_queries(text, n)
         if not queries:
-            raise RemoteError(f"{client.url}: no usable lines in the answer for {doc_id!r}")
-        write_json(path, {"doc_id": doc_id, "model": client.model, "endpoint": client.url, "doc_version": version,
+            raise RemoteError(f"{client.shown_url}: no usable lines in the answer for {doc_id!r}")
+        write_json(path, {"doc_id": doc_id, "model": client.model, "endpoint": client.shown_url, "doc_version": version,
                           "queries": queries, "usage": usage})
         return doc_id, queries, usage
 

@@ -49,11 +49,16 @@ class ReviewStore:
         return db
 
     def decide(self, pair_id: str, decision: str, *, query: str | None = None, who: str = "") -> None:
-        """Record one decision (``edit`` needs the new query; an edited pair counts as accepted)."""
+        """Record one decision (``edit`` needs the new query; an edited pair counts as accepted). An edited
+        query is typed text: it is scrubbed (:func:`~embtune_core.core.privacy.scrub`) before it is stored."""
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
         if decision == "edit" and not (query and query.strip()):
             raise ValueError("an edit needs the new query text")
+        if query and query.strip():
+            from ..core.privacy import scrub
+
+            query = scrub(query)
         at = _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")

@@ -10,6 +10,7 @@
 """
 
 from .collection import (
+    VERIFY_KEYS,
     BuildResult,
     VerifyReport,
     build_collection,
@@ -36,7 +37,7 @@ from .release import (
 )
 from .store import connect, describe_url, open_store, store_url
 
-__all__ = ["SHIPPING", "BuildResult", "VerifyReport", "build_collection", "check_model", "collection_retriever",
+__all__ = ["SHIPPING", "VERIFY_KEYS", "BuildResult", "VerifyReport", "build_collection", "check_model", "collection_retriever",
            "collection_settings", "connect", "corpus_hash", "default_name", "describe_url", "gate_verdict",
            "history", "hybrid_settings", "load_collection_model", "open_store", "promote", "record_build",
            "resolve_label", "rollback", "search", "search_kind", "set_candidate", "store_url", "verify"]

@@ -102,8 +102,11 @@ def load_events(path: str | Path, *, fields: Mapping[str, str] | None = None) ->
     JSON, a missing or misspelt field, a wrong type, an unknown arm, a bad timestamp, a click whose rank
     does not point at its doc, a duplicate ``search_id``). ``fields`` maps schema names (including the
     click keys ``doc_id``, ``rank``, ``dwell_s``) to the names your export uses. Columns: the schema's
-    fields plus ``line``; ``ts`` is a UTC datetime.
+    fields plus ``line``; ``ts`` is a UTC datetime; ``query`` is scrubbed of personal data and secrets
+    (:func:`~embtune_core.core.privacy.scrub`), so wherever events are shown no typed e-mail or key is.
     """
+    from ..core.privacy import scrub
+
     path = Path(path)
     names = dict(fields or {})
     unknown = sorted(set(names) - set(EVENT_FIELDS) - set(CLICK_FIELDS))
@@ -139,6 +142,8 @@ def load_events(path: str | Path, *, fields: Mapping[str, str] | None = None) ->
         rows.append(row)
     if not rows:
         raise InputError("no events", path=path)
+    for row in rows:
+        row["query"] = scrub(row["query"])
     return pl.DataFrame(rows, schema=_SCHEMA)
 
 

@@ -10,6 +10,10 @@ Outputs:
   noise clicks, pogo-sticking (short dwell, then back), reformulations and abandoned sessions. Clicked
   URLs are messy (locale prefixes, ``utm_*``, anchors, trailing slashes); a few lines are malformed and a
   few clicks hit deleted articles, as in real exports.
+  After it come :data:`PLANTED_SEARCHES` (+ ``signals/search_pii.jsonl``): searches carrying labelled
+  personal data and secrets (e-mails, international phone numbers, IBANs, cards, API tokens, JWTs,
+  ``Bearer`` credentials, account ids, tokenised URLs, names), each a session of its own with no click:
+  they reach the labelling queue (unanswered searches) but mine no pair and change no training data.
 - ``signals/tickets.csv`` (+ ``signals/tickets_pii.jsonl``): >= 400 support tickets in a help-desk CSV
   export, with personal data planted in labelled kinds so a test can prove none of it reaches an artifact.
 - ``signals/llm_queries.jsonl`` (+ ``signals/llm_labels.jsonl``): the cached LLM-generated questions and,
@@ -179,6 +183,87 @@ def build_search_log(rng, signals, search: OldSearch) -> list[str]:
     return lines
 
 
+#: Searches with planted personal data: (query, [(kind, value), ...]). Every value must disappear
+#: when the log is loaded (core/privacy.py); tests/test_privacy.py measures it per kind.
+PLANTED_SEARCHES: list[tuple[str, list[tuple[str, str]]]] = [
+    ("refund jane@x.com acct_123", [("email", "jane@x.com"), ("account_id", "acct_123")]),
+    ("invoice copy to françois.dupont@exemple.fr", [("email", "françois.dupont@exemple.fr")]),
+    ("call back +33 1 23 45 67 89 about vat", [("phone", "+33 1 23 45 67 89")]),
+    ("sms +33 6 12 34 56 78 dunning reminder", [("phone", "+33 6 12 34 56 78")]),
+    ("dunning reminders not arriving 0151 12345678", [("phone", "0151 12345678")]),
+    ("my mobile +49 151 23456789 2fa reset", [("phone", "+49 151 23456789")]),
+    ("please call +1 415 555 0132 re proration", [("phone", "+1 415 555 0132")]),
+    ("sso broken call +44 20 7946 0321", [("phone", "+44 20 7946 0321")]),
+    ("uk office +44 7911 123456 refund status", [("phone", "+44 7911 123456")]),
+    ("change payout account DE44500105175407324931", [("iban", "DE44500105175407324931")]),
+    ("sepa mandate GB82 WEST 1234 5698 7654 32 failed", [("iban", "GB82 WEST 1234 5698 7654 32")]),
+    ("direct debit NL91ABNA0417164300 bounced", [("iban", "NL91ABNA0417164300")]),
+    ("FR14 2004 1010 0505 0001 3M02 606 refund to this iban", [("iban", "FR14 2004 1010 0505 0001 3M02 606")]),
+    ("card 4111 1111 1111 1111 declined twice", [("card_number", "4111 1111 1111 1111")]),
+    ("charge failed 5500-0000-0000-0004", [("card_number", "5500-0000-0000-0004")]),
+    ("amex 378282246310005 not accepted", [("card_number", "378282246310005")]),
+    ("card 4929 1234 5678 9012 expired", [("card_number", "4929 1234 5678 9012")]),
+    ("api key sk-3xQmT7vLp9Rw2NbK8cYd4FhJ6gZs1AeUo5WiXqPn0BtMr7Cv not working",
+     [("api_token", "sk-3xQmT7vLp9Rw2NbK8cYd4FhJ6gZs1AeUo5WiXqPn0BtMr7Cv")]),
+    ("sk-proj-Qm7vT2xLp9Rw4NbK8cYd_3FhJ6gZs1AeUo5WiXqPn0B-tMr7Cv2Lk9Hj rate limit",
+     [("api_token", "sk-proj-Qm7vT2xLp9Rw4NbK8cYd_3FhJ6gZs1AeUo5WiXqPn0B-tMr7Cv2Lk9Hj")]),
+    ("github action ghp_R8kLm2Qx7Tv4Np9Wz3Yc6Bd1Fh5Gj0Ks8Ae webhook", [("api_token", "ghp_R8kLm2Qx7Tv4Np9Wz3Yc6Bd1Fh5Gj0Ks8Ae")]),
+    ("export to s3 AKIAIOSFODNN7EXAMPLE access denied", [("api_token", "AKIAIOSFODNN7EXAMPLE")]),
+    ("ll_live_4eC39HqLyjWDarjtT1zdp7dc revoked key still works", [("api_token", "ll_live_4eC39HqLyjWDarjtT1zdp7dc")]),
+    ("webhook signature eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhY2N0XzQ4MjEzMzc3IiwiaWF0IjoxNzY3MjI4Njk3fQ."
+     "k3Jx9vQ2mT7pL4sN8wR1yB6cF0hD5gZ2aE9uI3oK7qM invalid",
+     [("jwt", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhY2N0XzQ4MjEzMzc3IiwiaWF0IjoxNzY3MjI4Njk3fQ."
+              "k3Jx9vQ2mT7pL4sN8wR1yB6cF0hD5gZ2aE9uI3oK7qM")]),
+    ("token expired eyJhbGciOiJSUzI1NiJ9.eyJlbWFpbCI6ImphbmVAeC5jb20ifQ.aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY",
+     [("jwt", "eyJhbGciOiJSUzI1NiJ9.eyJlbWFpbCI6ImphbmVAeC5jb20ifQ.aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY")]),
+    ("Authorization: Bearer 4f9a2c7e1b8d3f60a5c2e9b7d1f4a8c3 returns 401",
+     [("bearer_token", "4f9a2c7e1b8d3f60a5c2e9b7d1f4a8c3")]),
+    ("bearer ll_test_9kQm2xT7vLp4Rw8N 403 on usage events", [("bearer_token", "ll_test_9kQm2xT7vLp4Rw8N")]),
+    ("account acct_7731904455 locked out", [("account_id", "acct_7731904455")]),
+    ("customer cus_Nf8Kx2LmQ9 missing invoices", [("account_id", "cus_Nf8Kx2LmQ9")]),
+    ("account 55120934 cannot upgrade", [("account_id", "55120934")]),
+    ("report link https://app.ledgerline.app/share/r/8812?t=Zx81kQp2LmW7 expired",
+     [("tokenized_url", "https://app.ledgerline.app/share/r/8812?t=Zx81kQp2LmW7")]),
+    ("https://app.ledgerline.app/invoices/in_40219983?token=c4ca4238a0b923820dcc509a6f75849b not loading",
+     [("tokenized_url", "https://app.ledgerline.app/invoices/in_40219983?token=c4ca4238a0b923820dcc509a6f75849b")]),
+    ("reset link app.ledgerline.app/reset?t=f0e1d2c3b4a59687 doesnt work",
+     [("tokenized_url", "app.ledgerline.app/reset?t=f0e1d2c3b4a59687")]),
+    ("invoice for Ingrid Novak", [("person_name", "Ingrid Novak")]),
+    ("chloe van dijk cannot log in", [("person_name", "chloe van dijk")]),
+    ("remove Kwame Adeyemi from workspace", [("person_name", "Kwame Adeyemi")]),
+    ("transfer ownership to priya patel", [("person_name", "priya patel")]),
+    ("MATEO RAMIREZ refund request", [("person_name", "MATEO RAMIREZ")]),
+    ("José García no puede pagar", [("person_name", "José García")]),
+    ("seat for Aoife Murphy", [("person_name", "Aoife Murphy")]),
+    ("Grace Okafor invoice address", [("person_name", "Grace Okafor")]),
+    ("tomasz wiśniewski 2fa reset", [("person_name", "tomasz wiśniewski")]),
+    ("Lars Eriksson jane@x.com +46 70 123 45 67 sso",
+     [("person_name", "Lars Eriksson"), ("email", "jane@x.com"), ("phone", "+46 70 123 45 67")]),
+]
+
+
+def planted_searches(log: list[str]) -> tuple[list[str], list[dict]]:
+    """:data:`PLANTED_SEARCHES` as log lines after ``log`` (each its own session, no click), and their labels."""
+    for line in reversed(log):  # the last well-formed line (a few were cut short on purpose)
+        try:
+            last = json.loads(line)
+            break
+        except json.JSONDecodeError:
+            continue
+    search_n, sid_n, ts = int(last["id"][1:]), int(last["sid"][1:]), int(last["ts"])
+    rng = random.Random(SEED + 1)  # its own stream: the log before it stays as it was
+    lines, labels = [], []
+    for q, plants in PLANTED_SEARCHES:
+        search_n, sid_n = search_n + 1, sid_n + 1
+        ts += rng.randint(60, 3600)
+        rec = {"id": f"q{search_n:06d}", "sid": f"s{sid_n:05d}", "ts": ts, "q": q, "shown": [], "clicks": []}
+        lines.append(json.dumps(rec, ensure_ascii=False))
+        for kind, value in plants:
+            assert value in q, (value, q)
+            labels.append({"search_id": rec["id"], "kind": kind, "value": value})
+    return lines, labels
+
+
 def _drop_cold_clicks(line: str, cold: set[str]) -> str:
     try:
         rec = json.loads(line)
@@ -272,7 +357,10 @@ def main() -> None:
     cold = {line.split("\t")[1] for line in (HERE / "catalog.tsv").read_text().splitlines()[1:]
             if line.split("\t")[5] == "yes"}
     log = [_drop_cold_clicks(line, cold) for line in log]
+    planted, search_pii = planted_searches(log)
+    log += planted
     (out / "search_log.jsonl").write_text("\n".join(log) + "\n")
+    (out / "search_pii.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in search_pii))
     tickets_csv, pii = build_tickets(rng, signals, catalog)
     (out / "tickets.csv").write_text(tickets_csv)
     (out / "tickets_pii.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pii))

@@ -31,18 +31,21 @@ def check_url(url: str, source: str = "--store") -> str:
 
 
 def describe_url(url: str | None) -> str:
-    """A URL safe to show or log: user, host, port and database only (no password, no query parameters)."""
+    """A URL safe to show or log: user, host, port and database only (no password, no query parameters),
+    through :func:`~embtune_core.core.privacy.mask_secrets` as well."""
     if not url:
         return "embedded Postgres (workspace/store)"
     from psycopg.conninfo import conninfo_to_dict
 
+    from ...core.privacy import mask_secrets
+
     try:
         d = conninfo_to_dict(url)
-    except Exception:  # noqa: BLE001 - an unparsable URL: show its scheme only
-        return url.split(":", 1)[0] + "://…"
+    except Exception:  # noqa: BLE001 - an unparsable URL: show its scheme only (none without "://")
+        return mask_secrets(url.split("://", 1)[0][:20] if "://" in url else "(unparsable)") + "://…"
     user = f"{d['user']}@" if d.get("user") else ""
     port = f":{d['port']}" if d.get("port") else ""
-    return f"postgresql://{user}{d.get('host', '')}{port}/{d.get('dbname', '')}"
+    return mask_secrets(f"postgresql://{user}{d.get('host', '')}{port}/{d.get('dbname', '')}")
 
 
 def connect(project, url: str | None = None):
