@@ -78,9 +78,10 @@ def _(model_options, project):
     hybrid_box = mo.ui.checkbox(label="fuse with BM25 (hybrid)", value=_carried.startswith("hybrid:"))
     mo.vstack([mo.md("## 1 · Re-encode the corpus"), mo.hstack([model_pick, name_box], widths=[1, 2]),
                mo.hstack([build_btn, hybrid_box], justify="start"),
-               mo.md(f"_Step 1 carried forward `{_carried}`; a hybrid collection records `[lexical]` "
-                     f"{dataclasses.asdict(project.config.lexical)} and `[hybrid]` rrf_k "
-                     f"{project.config.hybrid.rrf_k}._")])
+               mo.md(f"_Step 1 carried forward `{_carried}`. A hybrid collection records and always searches with "
+                     f"`[lexical]` " + ", ".join(f"{k} `{v}`" for k, v in
+                                                 dataclasses.asdict(project.config.lexical).items())
+                     + f" and `[hybrid]` rrf_k `{project.config.hybrid.rrf_k}`._")])
     return build_btn, hybrid_box, model_pick, name_box
 
 

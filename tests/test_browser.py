@@ -238,6 +238,11 @@ def test_06_reencode_then_search_through_the_embedded_store_while_the_cli_uses_i
         expect(page.get_by_text("search results").first).to_be_visible(timeout=60_000)
         expect(page.get_by_text(names[0]).first).to_be_visible()
         assert_no_error(page)
+        # the same model fused with BM25: a second, hybrid collection next to the dense one
+        page.get_by_role("checkbox", name="fuse with BM25 (hybrid)").check()
+        page.get_by_role("button", name="Re-encode into a new collection").click()
+        expect(page.get_by_text("(hybrid: dense + BM25)").first).to_be_visible(timeout=180_000)
+        assert_no_error(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "06_ship.png"), full_page=True)
     deadline = time.monotonic() + 30
