@@ -125,6 +125,7 @@ def _(built):
 @app.cell
 def _(built, project, ship_model, store, verify_btn):
     mo.stop(not verify_btn.value)
+    nb.require_eval_set(project, "Verifying compares the database with the in-memory evaluation on it.")
     with mo.status.spinner(title="Evaluating in memory and through the database"):
         _rep = ship.verify(store, built.info.name, ship_model, project.corpus, project.eval_set,
                            cache=project.embedding_cache())

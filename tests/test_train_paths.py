@@ -22,7 +22,7 @@ def capture(monkeypatch):
 
     seen = []
 
-    def stop(model, data, corpus, config, state):
+    def stop(model, data, corpus, config, state, guide=None):
         seen.append({"config": {k: v for k, v in dataclasses.asdict(config).items() if k != "output_dir"},
                      "val": sorted(data.val["anchor"].to_list()), "train": sorted(data.train["anchor"].to_list())})
         raise Captured
