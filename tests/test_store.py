@@ -668,3 +668,65 @@ def test_cli_ship_hybrid_search_collections_promote(tiny_project, tiny_model_dir
     assert p.returncode == 1 and "exclude each other" in p.stderr
     p = cli("ship", "--project", tp, "--model", "bm25")
     assert p.returncode == 1 and "give --model a model" in p.stderr
+
+
+def test_promote_refuses_a_run_folder_retrained_in_place(store, project, tiny_model_dir, tmp_path):
+    """The gate judges the weights whose vectors the collection holds: a folder overwritten since the
+    build (retrained into the same path) is refused, not gated on its new weights."""
+    import shutil
+
+    from embtune_core.core.models import load_model
+
+    run = tmp_path / "runs" / "r1"
+    shutil.copytree(tiny_model_dir, run)
+    info = ship.build_collection(store, load_model(str(run)), project.corpus, name="inplace",
+                                 model_label=str(run)).info
+    ship.set_candidate(project, store, info.name)
+    shutil.rmtree(run)
+    _other_model(tmp_path, tiny_model_dir)
+    shutil.copytree(tmp_path / "other", run)  # "retrained" into the same folder
+    with pytest.raises(StoreError, match="retrained or replaced in place"):
+        ship.promote(project, store)
+    assert store.aliases() == {"candidate": "inplace"}  # nothing moved
+
+
+def test_set_alias_takes_the_alias_lock(server, store, project, tiny_model):
+    """set_alias waits for a swap in progress (both take the same advisory lock)."""
+    import threading
+
+    from embtune_core.ship.store.pgvector import PgVectorStore
+
+    ship.build_collection(store, tiny_model, project.corpus, name="lock_a")
+    other = PgVectorStore(server)
+    done = threading.Event()
+    with store.conn.transaction():
+        store.conn.execute("SELECT pg_advisory_xact_lock(727275)")
+        t = threading.Thread(target=lambda: (other.set_alias("candidate", "lock_a"), done.set()))
+        t.start()
+        assert not done.wait(1.0)  # blocked while the lock is held
+    assert done.wait(10)
+    t.join()
+    other.close()
+    assert store.get_alias("candidate") == "lock_a"
+
+
+def test_a_pid_file_naming_a_process_we_cannot_inspect_is_kept(tmp_path, monkeypatch):
+    """Only a pid proven stale is removed: one that belongs to another user's process (cannot be inspected)
+    may be a live server on this folder, so starting is refused and the file stays."""
+    import psutil
+
+    import embtune_core.ship.store.embedded as emb
+
+    pg = EmbeddedPostgres(tmp_path / "store")
+    pg.data.mkdir(parents=True)
+    pid_file = pg.data / "postmaster.pid"
+    pid_file.write_text("4242\n")
+
+    def denied(pid):
+        raise psutil.AccessDenied(pid)
+
+    monkeypatch.setattr(emb.psutil, "Process", denied)
+    assert pg._pid_file() == ("unknown", 4242)
+    with pytest.raises(StoreError, match="cannot inspect"):
+        pg._start()
+    assert pid_file.exists()

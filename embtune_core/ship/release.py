@@ -75,9 +75,21 @@ def gate_verdict(project, live: CollectionInfo | None, candidate: CollectionInfo
     model: :func:`~embtune_core.compare.compare_runs` on the eval set and the complaints."""
     models: dict = {}
     cand = collection_retriever(project, candidate, models=models)
+    _same_model(candidate, cand)
     base = (collection_retriever(project, live, models=models) if live is not None
             else collection_retriever(project, candidate, model=project.config.model.base, models=models))
+    if live is not None:
+        _same_model(live, base)
     return compare_runs(project, base, cand, models=models).verdict(project.config.gate)
+
+
+def _same_model(info: CollectionInfo, retriever) -> None:
+    """The gate must judge the weights whose vectors the collection holds: a run folder retrained in place
+    since the collection was built would otherwise gate new weights while the old vectors go live."""
+    if retriever.fingerprint != info.fingerprint:
+        raise StoreError(f"collection {info.name!r} was encoded by {info.model} with fingerprint {info.fingerprint}, "
+                         f"but the model there now has fingerprint {retriever.fingerprint} (retrained or replaced "
+                         "in place?): re-ship it into a new collection before promoting")
 
 
 def promote(project, store, *, force: bool = False, verdict=None) -> dict:

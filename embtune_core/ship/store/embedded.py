@@ -6,7 +6,8 @@ running and records its own pid. Releasing removes the pid and stops the server 
 left. A small watchdog process, started with the server, does the same for processes that die without
 releasing (SIGKILL, a closed notebook tab whose kernel is killed), so no server outlives its users.
 
-Crash recovery: a ``postmaster.pid`` or socket lock left by a dead server is removed before starting, and
+Crash recovery: a ``postmaster.pid`` left by a dead server (its pid gone, a zombie, or provably another
+program; never one this user cannot inspect) and the socket locks are removed before starting, and
 a data folder is initialised in a temporary folder and renamed, so a crash during ``initdb`` leaves
 nothing half-made.
 
@@ -210,22 +211,42 @@ class EmbeddedPostgres:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _postmaster_pid(self) -> int | None:
-        """The pid in ``postmaster.pid`` when that process is a live postgres on this data folder."""
+    def _pid_file(self) -> tuple[str, int | None]:
+        """What ``postmaster.pid`` says: ``("ours", pid)`` for a live postgres on this data folder,
+        ``("stale", pid)`` when that pid is gone, a zombie, or provably another program, ``("unknown", pid)``
+        when the process cannot be inspected (another user's), ``("none", None)`` without a file."""
         try:
             pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        except FileNotFoundError:
+            return "none", None
+        except (IndexError, ValueError):
+            return "stale", None
+        try:
             proc = psutil.Process(pid)
             if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
+                return "stale", pid
             if "postgres" in proc.name() and str(self.data) in " ".join(proc.cmdline()):
-                return pid
-        except (FileNotFoundError, IndexError, ValueError, psutil.Error):
-            return None
-        return None
+                return "ours", pid
+            return "stale", pid
+        except psutil.NoSuchProcess:
+            return "stale", pid
+        except psutil.Error:  # access denied: it may be a server on this folder; never start a second one
+            return "unknown", pid
+
+    def _postmaster_pid(self) -> int | None:
+        """The pid in ``postmaster.pid`` when that process is a live postgres on this data folder."""
+        state, pid = self._pid_file()
+        return pid if state == "ours" else None
 
     def _start(self) -> None:
-        # Leftovers of a crashed server: postgres refuses to start while they name a live foreign pid.
-        (self.data / "postmaster.pid").unlink(missing_ok=True)
+        # A crashed server's pid file: postgres refuses to start while it names a live foreign pid. Only a
+        # pid proven stale is removed; one we cannot inspect is left for postgres to judge.
+        state, pid = self._pid_file()
+        if state == "stale":
+            (self.data / "postmaster.pid").unlink(missing_ok=True)
+        elif state == "unknown":
+            raise StoreError(f"embedded Postgres: {self.data / 'postmaster.pid'} names process {pid}, which this user "
+                             "cannot inspect; if no server runs on this folder, remove the file")
         user = _server_user()
         self._private_socket_dir(user)
         for leftover in self.socket_dir.glob(".s.PGSQL.*"):

@@ -491,6 +491,7 @@ class PgVectorStore:
         if alias not in ALIASES:
             raise StoreError(f"unknown alias {alias!r}: use one of {', '.join(ALIASES)}")
         with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(727275)")  # the lock every alias change takes
             return self._set_alias(alias, name, note)
 
     def _set_alias(self, alias: str, name: str | None, note: str, *, remember: bool = True) -> str | None:
@@ -525,7 +526,9 @@ class PgVectorStore:
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(727275)")
             if expect is not None:
-                now = {a: self.get_alias(a) for a in expect}
+                rows = self.conn.execute("SELECT alias, collection FROM embtune_aliases WHERE alias = ANY(%s) "
+                                         "FOR UPDATE", (list(expect),)).fetchall()
+                now = {a: dict(rows).get(a) for a in expect}
                 if now != expect:
                     raise StoreError(f"the aliases changed while deciding (expected {expect}, now {now}); "
                                      "look at them again and retry")
