@@ -35,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embtune_core import ship  # noqa: E402
 from embtune_core.core.config import HybridConfig, LexicalConfig  # noqa: E402
+from embtune_core.core.cutoffs import HYBRID_DEPTH  # noqa: E402
 from embtune_core.core.lexical import BM25, tokenize  # noqa: E402
 from embtune_core.core.models import load_model  # noqa: E402
 from embtune_core.core.project import open_project  # noqa: E402
 from embtune_core.ship.collection import write_postings  # noqa: E402
-from embtune_core.ship.store import HYBRID_DEPTH, CollectionInfo  # noqa: E402
+from embtune_core.ship.store import CollectionInfo  # noqa: E402
 from embtune_core.ship.store.embedded import EmbeddedPostgres  # noqa: E402
 from embtune_core.ship.store.pgvector import PROBE_LIMIT, PgVectorStore, _lexical_sql  # noqa: E402
 

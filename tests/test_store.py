@@ -24,6 +24,7 @@ from psycopg import sql
 from embtune_core import ship
 from embtune_core.compare import GateVerdict
 from embtune_core.core.config import HybridConfig, LexicalConfig
+from embtune_core.core.cutoffs import HYBRID_DEPTH
 from embtune_core.core.embeddings import Encoder
 from embtune_core.core.errors import GateError, StoreError
 from embtune_core.core.evaluate import MAX_K, fuse_rrf, topk_articles
@@ -33,7 +34,7 @@ from embtune_core.core.project import open_project
 from embtune_core.core.retrievers import RetrieverSpec, build, evaluate_retriever
 from embtune_core.ship import release
 from embtune_core.ship.collection import write_postings
-from embtune_core.ship.store import HYBRID_DEPTH, CollectionInfo, open_store, validate_name
+from embtune_core.ship.store import CollectionInfo, open_store, validate_name
 from embtune_core.ship.store.embedded import EmbeddedPostgres
 from embtune_core.ship.store.pgvector import PROBE_LIMIT, PgVectorStore, _lexical_sql
 

@@ -28,11 +28,12 @@ import numpy as np
 import torch
 
 from ..core.config import HybridConfig, LexicalConfig
+from ..core.cutoffs import HYBRID_DEPTH
 from ..core.errors import StoreError
 from ..core.evaluate import MAX_K, evaluate_model, evaluate_ranking
 from ..core.models import fingerprint, load_model
 from ..core.sources import Corpus, EvalSet
-from .store import HYBRID_DEPTH, CollectionInfo, Hit, slug, validate_name
+from .store import CollectionInfo, Hit, slug, validate_name
 
 VERIFY_KEYS = ("recall@5", "mrr@10", "ndcg@10", "recall@20")
 

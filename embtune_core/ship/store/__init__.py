@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 
 from ...core.errors import StoreError
-from .base import ALIASES, HYBRID_DEPTH, CollectionInfo, Hit, VectorStore, slug, validate_name
+from .base import ALIASES, CollectionInfo, Hit, VectorStore, slug, validate_name
 
 
 def store_url(config) -> str | None:
@@ -80,5 +80,5 @@ def open_store(project, url: str | None = None) -> Iterator[VectorStore]:
         store.close()
 
 
-__all__ = ["ALIASES", "HYBRID_DEPTH", "CollectionInfo", "Hit", "VectorStore", "connect", "describe_url", "open_store", "slug",
+__all__ = ["ALIASES", "CollectionInfo", "Hit", "VectorStore", "connect", "describe_url", "open_store", "slug",
            "store_url", "validate_name"]

@@ -12,9 +12,6 @@ import numpy as np
 from ...core.errors import StoreError
 
 ALIASES = ("live", "candidate")
-#: How many articles each side of a hybrid search ranks before fusing (``core.evaluate.MAX_K``, as the
-#: in-memory hybrid does; kept here so the store does not import torch).
-HYBRID_DEPTH = 100
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 

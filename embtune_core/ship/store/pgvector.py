@@ -32,8 +32,9 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from ...core.cutoffs import HYBRID_DEPTH
 from ...core.errors import StoreError
-from .base import ALIASES, HYBRID_DEPTH, CollectionInfo, Hit, validate_name
+from .base import ALIASES, CollectionInfo, Hit, validate_name
 
 _SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
