@@ -574,24 +574,71 @@ def test_a_stale_pid_file_from_a_crash_is_recovered(tmp_path):
     assert not pg.running()
 
 
+def _access(path):
+    """A folder's mode and ACL (``getfacl`` text when installed)."""
+    import shutil
+    import subprocess
+
+    acl = (subprocess.run(["getfacl", "--absolute-names", "-p", str(path)], capture_output=True, text=True).stdout
+           if shutil.which("getfacl") else "")
+    return path.stat().st_mode, acl
+
+
 def test_data_folder_exposure_is_minimal(tmp_path):
     root = tmp_path / "store"
     pg = EmbeddedPostgres(root)
-    before = {p: p.stat().st_mode for p in root.parents}
+    before = {p: _access(p) for p in root.parents}
     pg.acquire()
     try:
         assert oct(pg.data.stat().st_mode & 0o777) == "0o700"
         assert oct(pg.socket_dir.stat().st_mode & 0o777) == "0o700"
         with psycopg.connect(pg.url) as conn:  # Unix socket only: no TCP listener
             assert conn.execute("SHOW listen_addresses").fetchone() == ("",)
-        for parent, mode in before.items():  # at most "others may traverse" was added above the data
-            assert parent.stat().st_mode & ~mode in (0, 0o001), parent
         if os.geteuid() == 0:
             import pwd
+            import shutil
+
+            from embtune_core.ship.store import traverse
 
             assert pg.data.stat().st_uid == pwd.getpwnam("embedded_postgres").pw_uid
+            granted = traverse.held(str(pg.root))
+            assert str(tmp_path) in granted  # pytest's tmp folders are private (0700)
+            for parent, (mode, _) in before.items():
+                added = parent.stat().st_mode & ~mode
+                if shutil.which("setfacl"):  # an ACL entry for the server's user alone: others gain nothing
+                    assert not added & 0o007, parent
+                    if str(parent) in granted:
+                        assert "user:embedded_postgres:--x" in _access(parent)[1], parent
+                else:
+                    assert added in (0, 0o001), parent
     finally:
         pg.release()
+    assert {p: _access(p) for p in root.parents} == before  # every grant taken back with the last lease
+
+
+def test_traverse_grants_are_shared_and_undone_by_the_last_holder(server, tmp_path):
+    import pwd
+    import shutil
+
+    from embtune_core.ship.store import traverse
+
+    if os.geteuid() != 0 or not shutil.which("setfacl"):
+        pytest.skip("needs root and setfacl (CI runs as root and installs acl)")
+    pwd.getpwnam("embedded_postgres")  # created by the server fixture
+    private = tmp_path / "home"
+    (private / "a" / "data").mkdir(parents=True)
+    private.chmod(0o700)
+    (private / "a").chmod(0o750)
+    subprocess.run(["setfacl", "-m", "u:nobody:r-x", str(private / "a")], check=True)  # an ACL of its own
+    before = {p: _access(p) for p in (private, private / "a")}
+    traverse.grant(private / "a" / "data", "embedded_postgres", holder="one")
+    traverse.grant(private / "a" / "data", "embedded_postgres", holder="two")
+    assert {str(private), str(private / "a")} <= set(traverse.held("one"))
+    traverse.revoke("one")
+    assert "user:embedded_postgres:--x" in _access(private)[1]  # "two" still needs it
+    traverse.revoke("two")
+    assert {p: _access(p) for p in before} == before
+    assert traverse.held("two") == []
 
 
 def test_cli_ship_search_promote_rollback(tiny_project, tiny_model_dir, cli):

