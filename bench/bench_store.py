@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embtune_core import ship  # noqa: E402
 from embtune_core.core.config import HybridConfig, LexicalConfig  # noqa: E402
-from embtune_core.core.cutoffs import HYBRID_DEPTH  # noqa: E402
 from embtune_core.core.lexical import BM25, tokenize  # noqa: E402
 from embtune_core.core.models import load_model  # noqa: E402
 from embtune_core.core.project import open_project  # noqa: E402
@@ -95,7 +94,7 @@ def _percentiles(ms: list[float]) -> str:
     return f"p50 {np.percentile(ms, 50):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms"
 
 
-def synthetic(store, rows: int, n_queries: int, dim: int = 384) -> None:
+def synthetic(store, rows: int, n_queries: int, dim: int = 384, depths: tuple[int, ...] = ()) -> None:
     rng = np.random.default_rng(0)
     # Text embeddings have a low intrinsic dimension: 32 latent factors, projected to 384-d, plus noise.
     # (Isotropic random vectors would be a worst case no real corpus looks like.)
@@ -122,7 +121,7 @@ def synthetic(store, rows: int, n_queries: int, dim: int = 384) -> None:
     bm25 = BM25(texts, ids, lexical)
     t_bm25 = time.perf_counter() - t
     t = time.perf_counter()
-    n_postings = write_postings(store, handle, bm25, ids, ids)
+    n_postings = write_postings(store, handle, bm25, ids, ids, depth=hybrid.depth)
     t_copy = time.perf_counter() - t
     t = time.perf_counter()
     store.publish(handle, info)
@@ -162,24 +161,27 @@ def synthetic(store, rows: int, n_queries: int, dim: int = 384) -> None:
             with store.conn.transaction():
                 store.conn.execute("SET LOCAL work_mem = '64MB'")  # as search_hybrid does
                 store.conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-                return store.conn.execute(query, {"terms": qtokens[i], "depth": HYBRID_DEPTH,
+                return store.conn.execute(query, {"terms": qtokens[i], "depth": hybrid.depth,
                                                   "probe": PROBE_LIMIT}).fetchall()
         return run
 
     runs = {  # name -> (function of query index, what it is)
         "dense": lambda i: store.search(name, q[i:i + 1], k=10)[0],
         "hybrid": lambda i: store.search_hybrid(name, q[i:i + 1], [qtokens[i]], k=10)[0],
-        "dense side": lambda i: store.search_articles(name, q[i:i + 1], k=HYBRID_DEPTH)[0],
+        "dense side": lambda i: store.search_articles(name, q[i:i + 1], k=hybrid.depth)[0],
         "lexical side": lexical_only(pruned),
         "lexical full scan": lexical_only(full_scan),
         "dense exact": lambda i: store.search(name, q[i:i + 1], k=10, exact=True)[0],
         "hybrid exact": lambda i: store.search_hybrid(name, q[i:i + 1], [qtokens[i]], k=10, exact=True)[0],
     }
+    for d in depths:  # what a shallower fusion depth would cost (each side's top d articles)
+        runs[f"hybrid depth {d}"] = lambda i, d=d: store.search_hybrid(name, q[i:i + 1], [qtokens[i]], k=10,
+                                                                      depth=d)[0]
     lat: dict[str, list[float]] = {r: [] for r in runs}
     found: dict[str, list] = {r: [] for r in runs}
     # Two passes: what serves traffic (through the indexes), then the scans (exact, unpruned), so a scan
     # never evicts the indexes' pages (shared_buffers is 128 MB) between two served queries.
-    for group in (("dense", "hybrid", "dense side", "lexical side"),
+    for group in (("dense", "hybrid", "dense side", "lexical side", *(f"hybrid depth {d}" for d in depths)),
                   ("lexical full scan", "dense exact", "hybrid exact")):
         for i in range(min(20, n_queries)):  # warm-up: caches, prepared statements
             for r in group:
@@ -190,11 +192,12 @@ def synthetic(store, rows: int, n_queries: int, dim: int = 384) -> None:
                 found[r].append(runs[r](i))
                 lat[r].append((time.perf_counter() - t) * 1000)
     what = {"dense": "dense-only, HNSW, k=10 units", "hybrid": "hybrid (HNSW dense + BM25 postings, RRF), k=10",
-            "dense side": f"  its dense side alone: {HYBRID_DEPTH} articles via HNSW (ef_search "
-                          f"{min(1000, max(store.ef_search, 4 * HYBRID_DEPTH))})",
-            "lexical side": f"  its lexical side alone: BM25 top {HYBRID_DEPTH}, pruned (as shipped)",
+            "dense side": f"  its dense side alone: {hybrid.depth} articles via HNSW (ef_search "
+                          f"{min(1000, max(store.ef_search, 4 * hybrid.depth))})",
+            "lexical side": f"  its lexical side alone: BM25 top {hybrid.depth}, pruned (as shipped)",
             "lexical full scan": "  the lexical side without pruning (every posting of every term)",
-            "dense exact": "dense-only, exact scan, k=10", "hybrid exact": "hybrid, exact dense + BM25 postings, k=10"}
+            "dense exact": "dense-only, exact scan, k=10", "hybrid exact": "hybrid, exact dense + BM25 postings, k=10",
+            **{f"hybrid depth {d}": f"hybrid, fusion depth {d} instead of {hybrid.depth}" for d in depths}}
     for r, ms in lat.items():
         print(f"  {what[r]:<58} {_percentiles(ms)}")
     ratio = np.percentile(lat["hybrid"], 50) / np.percentile(lat["dense"], 50)
@@ -217,6 +220,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--skip-reencode", action="store_true", help="only the synthetic 100k-row part")
+    ap.add_argument("--depths", default="", help="also time hybrid search at these fusion depths (e.g. 50,30)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="embtune-bench-") as tmp:
         server = EmbeddedPostgres(Path(tmp) / "store")
@@ -224,7 +228,8 @@ def main() -> None:
             store = PgVectorStore(url)
             if not args.skip_reencode:
                 reencode(store, load_model(args.model), open_project(None).corpus)
-            synthetic(store, args.rows, args.queries)
+            synthetic(store, args.rows, args.queries,
+                      depths=tuple(int(d) for d in args.depths.split(",") if d))
             store.close()
         deadline = time.monotonic() + 30  # the watchdog writes its last state right after the server stops
         while time.monotonic() < deadline and json.loads(server.state_file.read_text()).get("watchdog"):

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 
 from .core.errors import EmbtuneError, GateError, ModelError, RemoteError, StoreError
@@ -32,6 +33,22 @@ PROJECT = _parent((("--project",), {"help": "path to embtune.toml (default: $EMB
 JSON = _parent((("--json",), {"action": "store_true", "help": "print one JSON object"}))
 STORE = _parent((("--store",), {"help": "postgresql:// URL (default: [store] of the project, else the embedded "
                                          "server)"}))
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes, got {text}")
+    return value
+
+
+BUDGET = _parent((("--max-minutes",), {"type": _minutes, "help": "bound the whole command, encoding and "
+                  "validation included: training stops early and keeps its best model so far"}))
+#: When this command started: ``--max-minutes`` counts from here.
+_STARTED = [time.monotonic()]
 
 #: (name, help, parents, arguments, handler), in the order ``--help`` lists them.
 _COMMANDS: list[tuple[str, str, tuple, tuple, Callable]] = []
@@ -171,6 +188,32 @@ def _train_progress(state) -> None:
     left = f", ~{eta / 60:.1f} min left" if eta is not None else ""
     end = "\n" if state.step >= state.total_steps else ""
     print(f"\rtraining: step {state.step}/{state.total_steps}{left}{loss}   ", end=end, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _train_state(args):
+    """A ``TrainState`` for a command that trains: one progress line on stderr, the ``--max-minutes``
+    deadline counted from the command's start, and Ctrl-C: the first ends training after the current step
+    (the best model so far is kept; before training starts it aborts at once), a second aborts."""
+    import signal
+
+    from .train import TrainState
+
+    state = TrainState(on_update=_train_progress)
+    if getattr(args, "max_minutes", None):
+        state.deadline = _STARTED[0] + args.max_minutes * 60
+
+    def stop(signum, frame):
+        if state.stop.is_set() or not state.started:
+            raise KeyboardInterrupt
+        _log(f"\nstopping after step {state.step + 1} (Ctrl-C again to abort) ...")
+        state.request_stop()
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _positive_int(text: str) -> int:
@@ -410,11 +453,9 @@ def cmd_pairs_export(args) -> None:
          arg("--max-steps", type=int, help="stop after N optimizer steps (smoke runs)"),
          arg("--no-hard-negatives", action="store_true", help="in-batch negatives only"),
          arg("--resume", action="store_true", help="continue from the last checkpoint in --out"),
-         parents=(PROJECT,))
+         parents=(PROJECT, BUDGET))
 def cmd_train(args) -> None:
-    import signal
-
-    from .train import TrainState, plan, train_run
+    from .train import plan, train_run
 
     overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
                                    "max_seq_length": args.max_seq_length, "max_steps": args.max_steps}.items()
@@ -430,19 +471,8 @@ def cmd_train(args) -> None:
                  base_model=args.model, output_dir=args.out, log=_log)
     else:
         p = plan(_open(args), overrides, pairs=args.pairs, base_model=args.model, output_dir=args.out, log=_log)
-    state = TrainState(on_update=_train_progress)
-
-    def stop(signum, frame):  # first Ctrl-C: finish this step, save a checkpoint, stop; second: abort
-        if state.stop.is_set():
-            raise KeyboardInterrupt
-        _log("\nstopping after this step (Ctrl-C again to abort) ...")
-        state.stop.set()
-
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
+    with _train_state(args) as state:
         run = train_run(p, state=state, resume=args.resume, started_by="embtune train", log=_log)
-    finally:
-        signal.signal(signal.SIGINT, previous)
     print(json.dumps(run.summary()))
 
 
@@ -467,11 +497,13 @@ def cmd_compare(args) -> None:
 
 
 @command("run", "headless: mine -> pairs -> baseline -> train -> evaluate -> ship gate",
-         arg("--max-steps", type=int, default=-1, help="cap training steps (smoke runs)"), parents=(PROJECT, JSON))
+         arg("--max-steps", type=int, default=-1, help="cap training steps (smoke runs)"),
+         parents=(PROJECT, JSON, BUDGET))
 def cmd_run(args) -> None:
     from .pipeline import run_all
 
-    out = run_all(args.project, log=_log, max_steps=args.max_steps, progress=_train_progress)
+    with _train_state(args) as state:
+        out = run_all(args.project, log=_log, max_steps=args.max_steps, state=state)
     _print(out, args.json)
     if not out["gate"]["passed"]:
         raise GateError("the tuned model fails the ship gate: " + "; ".join(out["gate"]["reasons"]))
@@ -706,6 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _STARTED[0] = time.monotonic()
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
@@ -716,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"embtune: error: {mask_secrets(str(e))}", file=sys.stderr)  # a last guard: no secret in a message
         return e.exit_code
     except KeyboardInterrupt:
-        print("embtune: interrupted", file=sys.stderr)
+        print("\nembtune: interrupted", file=sys.stderr)
         return 130
 
 

@@ -27,7 +27,9 @@ SUMMARY_METRICS = ("recall@5", "mrr@10", "recall@20")
 
 
 def run_all(project_path=None, *, log: Callable[[str], None] = print, max_steps: int = -1,
-            started_by: str = "embtune run", progress: Callable | None = None) -> dict:
+            started_by: str = "embtune run", state: TrainState | None = None) -> dict:
+    """Every step, headless. ``state`` watches and steers training (progress, Stop, a deadline that leaves
+    time for the evaluation that follows it)."""
     project = open_project(project_path)
     if not project.has_eval_set:  # every step after mining measures on it: say so before an hour of work
         raise InputError("missing: `embtune run` measures every step on the eval set; judge one first "
@@ -45,8 +47,9 @@ def run_all(project_path=None, *, log: Callable[[str], None] = print, max_steps:
     save_baseline(project, results[base_name], encoder.fingerprint, verdict=verdict)
     log(f"step 1: {verdict.headline}")
     overrides = {"max_steps": max_steps} if max_steps > 0 else {}
-    run = train_run(plan(project, overrides, log=log), state=TrainState(on_update=progress), started_by=started_by,
-                    log=log)
+    state = state or TrainState()
+    state.after_texts = len(project.corpus.unit_texts()) + len(project.eval_set)  # the tuned model's evaluation
+    run = train_run(plan(project, overrides, log=log), state=state, started_by=started_by, log=log)
     carried = RetrieverSpec.parse(verdict.carry_forward)
     shipped = carried.with_model(str(run.path))
     comparison = compare_runs(project, carried, shipped, models=models)

@@ -101,36 +101,75 @@ def _(default_plan, project, train_form):
 @app.cell(hide_code=True)
 def _():
     train_btn = mo.ui.run_button(label="Train", kind="success")
+    live = {"state": None}  # the run in progress, for the Stop button
+
+    def _stop(_):
+        if live["state"] is not None:
+            live["state"].request_stop()
+
+    stop_btn = mo.ui.button(label="Stop", kind="danger", value=0, on_click=lambda n: n + 1, on_change=_stop,
+                            tooltip="end after the current step and keep the best model so far")
     get_result, set_result = mo.state(None)
-    train_btn
-    return get_result, set_result, train_btn
+    mo.hstack([train_btn, stop_btn], justify="start")
+    return get_result, live, set_result, train_btn
 
 
 @app.cell
-def train_model(set_result, train_btn, train_plan):
+def train_model(live, set_result, train_btn, train_plan):
     _run_now = train_btn.value or str(nb.cli_arg("train")) == "1"
     mo.stop(not _run_now, mo.md("Press **Train** to fine-tune. The result stays here when other widgets change."))
     _state = TrainState()
+    live["state"] = _state
     _plan = train_plan
     if nb.cli_arg("max-steps"):  # headless smoke runs: python 04_train.py --train 1 --max-steps 4
         _plan = dataclasses.replace(_plan, config=dataclasses.replace(_plan.config,
                                                                       max_steps=int(nb.cli_arg("max-steps"))))
+    # In the browser, training runs in a background thread: the kernel stays free, so Stop (and any other
+    # widget) answers while it runs. Headless (a script, a test) it runs here and returns when done.
+    _threaded = mo.app_meta().mode in ("edit", "run")
 
-    def _chart(losses):
-        return alt.Chart(pl.DataFrame(losses, schema=["step", "loss"], orient="row")).mark_line(point=True).encode(
-            x="step:Q", y="loss:Q").properties(width=560, height=220, title="training loss")
+    def _show(s, note=""):
+        _head = (f"**Training:** step {s.step}/{s.total_steps}" if s.total_steps else
+                 "**Training:** preparing (hard negatives, validation split) ...")
+        if s.eta_seconds():
+            _head += f", ~{s.eta_seconds() / 60:.1f} min left"
+        _parts = [mo.md(_head + note)]
+        if s.losses:
+            _parts.append(alt.Chart(pl.DataFrame(s.losses, schema=["step", "loss"], orient="row"))
+                          .mark_line(point=True).encode(x="step:Q", y="loss:Q")
+                          .properties(width=560, height=220, title="training loss"))
+        mo.output.replace(mo.vstack(_parts))
 
-    with mo.status.progress_bar(total=100, title="Training", subtitle="preparing (hard negatives)") as _bar:
-        def _update(s):
-            if s.total_steps:
-                _bar.update(increment=0, subtitle=f"step {s.step}/{s.total_steps}"
-                            + (f", ~{s.eta_seconds():.0f}s left" if s.eta_seconds() else ""))
-            if s.losses and s.step % 5 == 0:
-                mo.output.replace(_chart(s.losses))
+    def _update(s):
+        if _threaded and mo.current_thread().should_exit:  # the cell was re-run or interrupted
+            s.request_stop("the cell was re-run")
+        if s.stop.is_set():
+            _show(s, " — stopping after this step ...")
+        elif s.step % 2 == 0 or s.step == s.total_steps:
+            _show(s)
 
-        _state.on_update = _update
-        _run = train_run(_plan, state=_state, started_by="notebook 04", log=lambda m: None)
-    set_result(_run.result)
+    _state.on_update = _update
+
+    def _work():
+        _show(_state)
+        try:
+            _run = train_run(_plan, state=_state, started_by="notebook 04", log=lambda m: None)
+        except EmbtuneError as _e:
+            if not _threaded:
+                raise
+            mo.output.replace(mo.callout(mo.md(f"**Training failed.** {_e}"), kind="danger"))
+            return
+        finally:
+            live["state"] = None
+        mo.output.replace(mo.md(f"**Done** in {_run.result.seconds:.0f} s"
+                                + (f" (stopped at step {_run.result.steps}: {_run.result.stop_reason})"
+                                   if _run.result.stopped_early else "") + "."))
+        set_result(_run.result)
+
+    if _threaded:
+        mo.Thread(target=_work, daemon=True).start()
+    else:
+        _work()
     return
 
 
@@ -148,8 +187,11 @@ def _(get_result):
     _warn = [mo.callout(mo.md(w), kind="warn") for w in result.warnings] or [
         mo.callout("No training warnings: the loss neither collapsed nor spiked and validation did not regress.",
                    kind="success")]
-    mo.vstack([mo.md(f"## Result: `{result.output_dir}` — {result.steps} steps in {result.seconds:.0f} s, best "
-                     f"checkpoint `{result.best_checkpoint}`"), mo.hstack([_loss, _mrr]), *_warn])
+    _stopped = f" (stopped early: {result.stop_reason})" if result.stopped_early else ""
+    _val = (f"; validation passes took {result.validation_seconds:.0f} s "
+            f"({result.validation_seconds / result.seconds:.0%} of the run)" if result.seconds else "")
+    mo.vstack([mo.md(f"## Result: `{result.output_dir}` — {result.steps} steps in {result.seconds:.0f} s{_stopped}, "
+                     f"best checkpoint `{result.best_checkpoint}`{_val}"), mo.hstack([_loss, _mrr]), *_warn])
     return (result,)
 
 

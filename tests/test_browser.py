@@ -189,6 +189,30 @@ def test_04_a_tiny_training_run_draws_the_loss_chart(browser, tiny_project, tmp_
         page.screenshot(path=str(ARTIFACTS / "04_train.png"), full_page=True)
 
 
+def test_04_stop_ends_a_running_training_and_keeps_its_model(browser, tiny_project, tmp_path):
+    from playwright.sync_api import expect
+
+    ws = _tiny_workspace(tiny_project, tmp_path)
+    text = tiny_project.read_text()  # a run far longer than the test: only Stop can end it
+    tiny_project.write_text(text.replace("[train]\n", "[train]\nmax_steps = 100000\nhard_negatives = 0\n", 1))
+    with marimo_run("04_train.py", ws, project=tiny_project) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        expect(page.get_by_text("Estimated time").first).to_be_visible(timeout=180_000)
+        page.get_by_role("button", name="Train").click()
+        expect(page.get_by_text("Training: step").first).to_be_visible(timeout=180_000)  # running, in a thread
+        page.get_by_role("button", name="Stop").click()  # answered while training runs: the kernel is free
+        expect(page.get_by_text("Result:").first).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("stopped by the user").first).to_be_visible()
+        assert_no_error(page)
+    runs = [d for d in (ws / "runs").iterdir() if (d / "run.json").exists()]
+    assert len(runs) == 1 and (runs[0] / "model.safetensors").exists()
+    import json
+
+    record = json.loads((runs[0] / "run.json").read_text())
+    assert record["stopped_early"] and record["stop_reason"] == "stopped by the user" and record["steps"] < 100000
+
+
 def test_05_typing_a_query_shows_both_models(browser, tiny_project, tiny_model_dir, tmp_path):
     from playwright.sync_api import expect
 

@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -125,11 +126,62 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path, tiny_model_dir):
     assert proc.returncode == 0, stderr
     first = json.loads(stdout.strip().splitlines()[-1])
     assert first["stopped_early"] and (out / "model.safetensors").exists()
+    step = int(re.search(r"stopping after step (\d+)", stderr).group(1))
+    assert first["steps"] == step  # within one step of the Ctrl-C
     resumed = subprocess.run(args[:-2] + ["--epochs", "30", "--max-steps", str(first["steps"] + 3), "--resume"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from" in resumed.stderr
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["steps"] == first["steps"] + 3
+
+
+def test_ctrl_c_before_training_starts_aborts_at_once_and_leaves_no_run(tmp_path, tiny_model_dir):
+    import signal
+    import time
+
+    from conftest import SAMPLE
+
+    docs = [json.loads(line) for line in (SAMPLE / "eval" / "corpus.jsonl").read_text().splitlines()]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"query": f"{d['title'].lower()} {i}", "positive": d["text"]}) + "\n"
+                             for i, d in enumerate(docs * 4)))
+    out = tmp_path / "model"
+    proc = subprocess.Popen([sys.executable, "-m", "embtune_core.cli", "train", "--pairs", str(pairs), "--model",
+                             str(tiny_model_dir), "--out", str(out), "--corpus", str(SAMPLE / "eval" / "corpus.jsonl"),
+                             "--batch-size", "8", "--epochs", "30"],  # hard negatives: an encoding pass first
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "inputs.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    t = time.monotonic()
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130 and "interrupted" in stderr, stderr[-2000:]
+    assert time.monotonic() - t < 20 and "training: step" not in stderr
+    assert not out.exists()  # nothing half-made
+
+
+def test_max_minutes_bounds_the_whole_command(tmp_path, tiny_model_dir, cli):
+    import time
+
+    from conftest import SAMPLE
+
+    docs = [json.loads(line) for line in (SAMPLE / "eval" / "corpus.jsonl").read_text().splitlines()]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"query": f"{d['title'].lower()} {i}", "positive": d["text"]}) + "\n"
+                             for i, d in enumerate(docs * 4)))
+    t = time.monotonic()
+    p = cli("train", "--pairs", str(pairs), "--model", str(tiny_model_dir), "--out", str(tmp_path / "m"),
+            "--corpus", str(SAMPLE / "eval" / "corpus.jsonl"), "--batch-size", "8", "--epochs", "1000",
+            "--max-minutes", "0.25")
+    took = time.monotonic() - t
+    assert p.returncode == 0, p.stderr[-2000:]
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    assert summary["stop_reason"] == "time limit" and summary["steps"] > 0
+    assert took < 15 + 5, took  # a step and the final save past the limit at most
+    assert "the time limit; the best model so far is kept" in p.stderr
+    for bad in ("0", "-1", "abc", "inf"):
+        assert cli("train", "--max-minutes", bad).returncode == 2
 
 
 @pytest.mark.slow

@@ -54,7 +54,9 @@ def test_hybrid_is_rrf_of_its_parts(sample_project, tiny_model_dir):
     corpus, ev = sample_project.corpus, sample_project.eval_set
     hybrid = sample_project.retriever(f"hybrid:{tiny_model_dir}")
     dense, lexical = hybrid.dense, hybrid.lexical
-    expected = fuse_rrf([dense.ranking(ev.queries), lexical.ranking(ev.queries)], k_rrf=60)
+    depth = sample_project.config.hybrid.depth  # each side contributes its top `depth` articles
+    parts = [{q: r[:depth] for q, r in side.ranking(ev.queries).items()} for side in (dense, lexical)]
+    expected = fuse_rrf(parts, k_rrf=60)
     got = hybrid.ranking(ev.queries)
     assert got == {q: expected[q] for q in ev.queries}
     res = evaluate_retriever(hybrid, corpus, ev)

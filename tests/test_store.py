@@ -24,7 +24,6 @@ from psycopg import sql
 from embtune_core import ship
 from embtune_core.compare import GateVerdict
 from embtune_core.core.config import HybridConfig, LexicalConfig
-from embtune_core.core.cutoffs import HYBRID_DEPTH
 from embtune_core.core.embeddings import Encoder
 from embtune_core.core.errors import GateError, StoreError
 from embtune_core.core.evaluate import MAX_K, fuse_rrf, topk_articles
@@ -298,8 +297,8 @@ def test_a_hybrid_collection_is_the_in_memory_hybrid(store, project, tiny_model,
     info = res.info
     assert res.created and info.kind == "hybrid" and info.retriever == f"hybrid:{info.model}"
     assert info.name.startswith("hybrid_") and "BM25 postings" in res.summary()
-    assert info.meta["lexical"] == dataclasses.asdict(lexical) and info.meta["hybrid"] == {"rrf_k": hybrid.rrf_k}
-    assert HYBRID_DEPTH == MAX_K  # each side ranks as deep as the in-memory hybrid does
+    assert info.meta["lexical"] == dataclasses.asdict(lexical)
+    assert info.meta["hybrid"] == {"rrf_k": hybrid.rrf_k, "depth": hybrid.depth}  # each side as deep as in memory
     postings = list(BM25.over_corpus(project.corpus, lexical).postings())
     assert store.conn.execute(f'SELECT count(*) FROM "ecl_{info.name}"').fetchone()[0] == res.postings == len(postings)
 
@@ -342,7 +341,8 @@ def test_the_hybrid_statement_is_the_in_memory_fusion_ties_included(store):
     handle = store.create(info)
     store.upsert(handle, unit_ids, doc_ids, [f"title {d}" for d in doc_ids], texts, vecs)
     bm25 = BM25(texts, doc_ids, lexical)
-    assert write_postings(store, handle, bm25, unit_ids, doc_ids, batch=50) == len(list(bm25.postings()))
+    assert write_postings(store, handle, bm25, unit_ids, doc_ids, depth=MAX_K, batch=50) == \
+        len(list(bm25.postings()))
     store.publish(handle, info)
 
     queries = ["refund card", "card card declined", "proration tax export webhook", "the of and", "zzz unknown",
@@ -354,7 +354,7 @@ def test_the_hybrid_statement_is_the_in_memory_fusion_ties_included(store):
     dense = dict(zip(keys, topk_articles(qv, vecs, doc_ids, k=MAX_K), strict=True))
     lex = dict(zip(keys, bm25.search(queries), strict=True))
     expected = fuse_rrf([dense, lex], k_rrf=5, k=MAX_K)
-    got = store.search_hybrid("fusion", qv, tokenize(queries, lexical), k=MAX_K, exact=True)
+    got = store.search_hybrid("fusion", qv, tokenize(queries, lexical), k=MAX_K, exact=True, depth=MAX_K)
     for i in keys:
         assert [d for d, _ in got[i]] == [d for d, _ in expected[i]], queries[i]
         assert [s for _, s in got[i]] == [s for _, s in expected[i]], queries[i]  # bit for bit

@@ -99,11 +99,16 @@ def test_train_stop_resume_and_cards_without_samples(sample_project, tiny_model_
     full = train(pairs, sample_project.corpus, TrainConfig(output_dir=str(tmp_path / "full"), **common), log=lambda m: None)
     assert full.steps == 8 and len(full.losses) == 8 and full.val_mrr
 
+    ckpts = list((tmp_path / "full" / "checkpoints").glob("checkpoint-*"))
+    assert 1 <= len(ckpts) <= 2 and full.best_checkpoint in {str(c) for c in ckpts}  # the best and the last
+    assert not [f for c in ckpts for f in c.iterdir() if f.name == "optimizer.pt"]  # finished: weights only
+
     state = TrainState()
-    state.on_update = lambda s: s.stop.set() if s.step >= 4 else None
+    state.on_update = lambda s: s.request_stop() if s.step >= 3 else None  # between two validation passes
     part = train(pairs, sample_project.corpus, TrainConfig(output_dir=str(tmp_path / "part"), **common),
                  state=state, log=lambda m: None)
-    assert part.stopped_early and part.steps == 4 and (tmp_path / "part" / "checkpoints" / "checkpoint-4").exists()
+    assert part.stopped_early and part.steps == 3 and part.stop_reason == "stopped by the user"
+    assert (tmp_path / "part" / "checkpoints" / "checkpoint-3" / "optimizer.pt").exists()  # resumable
     resumed = train(pairs, sample_project.corpus, TrainConfig(output_dir=str(tmp_path / "part"), **common),
                     resume=True, log=lambda m: None)
     assert resumed.steps == 8
@@ -185,3 +190,43 @@ def test_the_model_card_names_no_local_path(sample_project, tiny_model_dir, tmp_
     card = (tmp_path / "run" / "README.md").read_text()
     assert str(tmp_path) not in card and str(tiny_model_dir) not in card
     assert json.loads((tmp_path / "run" / "train_log.json").read_text())["losses"]
+
+
+def test_a_deadline_stops_training_after_the_step_it_would_overrun(sample_project, tiny_model_dir, tmp_path):
+    import time
+
+    from embtune_core.core.errors import BudgetError
+
+    pairs = sample_pairs(sample_project)
+    common = dict(base_model=str(tiny_model_dir), batch_size=8, max_seq_length=32, hard_negatives=0,
+                  max_steps=50, checkpoint_steps=4, logging_steps=1, seed=7)
+    state = TrainState()
+
+    def tick(s):
+        if s.step == 2 and s.deadline is None:  # from here on, no step fits before the deadline
+            s.deadline = time.monotonic()
+    state.on_update = tick
+    res = train(pairs, sample_project.corpus, TrainConfig(output_dir=str(tmp_path / "t"), **common), state=state,
+                log=lambda m: None)
+    assert (res.steps, res.stop_reason, res.stopped_early) == (2, "time limit", True)
+    assert (tmp_path / "t" / "model.safetensors").exists()
+    assert res.summary()["validation_share"] is not None
+
+    late = TrainState(deadline=time.monotonic() - 1)  # spent before training could start
+    with pytest.raises(BudgetError, match="before training could start"):
+        train(pairs, sample_project.corpus, TrainConfig(output_dir=str(tmp_path / "late"), **common), state=late,
+              log=lambda m: None)
+
+
+def test_the_deadline_estimate_counts_a_due_validation_pass_and_the_encoding_after():
+    import time
+
+    state = TrainState(deadline=time.monotonic() + 10, eval_texts=3000, texts_per_step=96, after_texts=0)
+    state.started, state.first_step, state.step = time.perf_counter() - 10, 0, 10  # 1 s per step
+    assert not state.out_of_time(eval_due=False)
+    assert state.out_of_time(eval_due=True)  # 3000 texts at 1/288 s each: ~10 s more
+    state.after_texts = 3000
+    assert state.out_of_time(eval_due=False)
+    state.eval_seconds = [0.5]  # a measured pass replaces the estimate
+    state.after_texts = 0
+    assert not state.out_of_time(eval_due=True)

@@ -47,7 +47,7 @@ def test_notebook_cli_and_run_plan_the_same_run(tiny_project, capture, monkeypat
     _, defs = nb.app.run()
     with pytest.raises(Captured):
         nb.train_model.run(train_btn=SimpleNamespace(value=True), train_plan=defs["train_plan"],
-                           set_result=lambda r: None)
+                           set_result=lambda r: None, live={"state": None})
     run, train, notebook = capture
     assert run["config"]["epochs"] == 3.0 and run["config"]["seed"] == 7
     assert run["config"]["general_share"] == 0.1 and run["config"]["general_pairs"]  # [general] pairs is set

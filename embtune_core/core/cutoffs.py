@@ -7,5 +7,3 @@ MRR_AT = (10,)
 NDCG_AT = (10,)
 MAP_AT = (100,)
 MAX_K = 100
-#: Articles each side of a hybrid retriever contributes to the fusion, in memory and in a hybrid collection's SQL.
-HYBRID_DEPTH = MAX_K

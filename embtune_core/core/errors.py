@@ -72,3 +72,9 @@ class GateError(EmbtuneError):
     """Promotion refused: the candidate fails the ship gate (``--force`` overrides, and is recorded)."""
 
     exit_code = 7
+
+
+class BudgetError(EmbtuneError):
+    """A time limit (``--max-minutes``) was spent before the work could produce anything worth keeping."""
+
+    exit_code = 9

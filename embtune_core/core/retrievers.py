@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import HybridConfig, LexicalConfig
-from .cutoffs import HYBRID_DEPTH
 from .errors import ConfigError
 from .evaluate import MAX_K, EvalResult, Ranking, evaluate_ranking, fuse_rrf, topk_articles
 from .sources import Corpus, EvalSet
@@ -103,7 +102,7 @@ class LexicalRetriever(Retriever):
 
 
 class HybridRetriever(Retriever):
-    """Dense and lexical rankings (each its top :data:`HYBRID_DEPTH` articles) fused by reciprocal rank fusion."""
+    """Dense and lexical rankings (each its top ``[hybrid] depth`` articles) fused by reciprocal rank fusion."""
 
     def __init__(self, dense: DenseRetriever, lexical: LexicalRetriever, config: HybridConfig):
         self.dense, self.lexical, self.config = dense, lexical, config
@@ -114,7 +113,7 @@ class HybridRetriever(Retriever):
     def search(self, queries, k=MAX_K):
         queries = list(queries)
         keys = [str(i) for i in range(len(queries))]
-        parts = [dict(zip(keys, r.search(queries, HYBRID_DEPTH), strict=True)) for r in (self.dense, self.lexical)]
+        parts = [dict(zip(keys, r.search(queries, self.config.depth), strict=True)) for r in (self.dense, self.lexical)]
         fused = fuse_rrf(parts, k_rrf=self.config.rrf_k, k=k)
         return [fused.get(key, []) for key in keys]
 

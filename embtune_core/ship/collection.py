@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from ..core.config import HybridConfig, LexicalConfig
-from ..core.cutoffs import HYBRID_DEPTH
 from ..core.errors import StoreError
 from ..core.evaluate import MAX_K, evaluate_model, evaluate_ranking
 from ..core.models import fingerprint, load_model
@@ -168,7 +167,7 @@ def build_collection(store, model, corpus: Corpus, *, name: str | None = None, m
 
             t = time.perf_counter()
             n_postings = write_postings(store, handle, BM25.over_corpus(corpus, lexical), unit_ids, doc_ids,
-                                        batch=postings_batch)
+                                        depth=(hybrid or HybridConfig()).depth, batch=postings_batch)
             lex_s = time.perf_counter() - t
         for s in range(0, len(order), chunk):
             idx = order[s:s + chunk]
@@ -196,11 +195,11 @@ def build_collection(store, model, corpus: Corpus, *, name: str | None = None, m
                        encode_seconds=enc_s, write_seconds=write_s, postings=n_postings, lexical_seconds=lex_s)
 
 
-def write_postings(store, handle: str, bm25, unit_ids: list[str], doc_ids: list[str], *,
+def write_postings(store, handle: str, bm25, unit_ids: list[str], doc_ids: list[str], *, depth: int,
                    batch: int = 50_000) -> int:
     """Write the postings of ``bm25`` (a :class:`~embtune_core.core.lexical.BM25` over the units, in
     ``unit_ids`` order: the same index the in-memory hybrid builds) to the build ``handle``, each term's
-    ``HYBRID_DEPTH`` highest weights marked as its heads (ties included); returns how many."""
+    ``depth`` highest weights (``[hybrid] depth``) marked as its heads (ties included); returns how many."""
     from itertools import groupby
 
     cols: tuple[list, list, list, list, list] = ([], [], [], [], [])
@@ -208,7 +207,7 @@ def write_postings(store, handle: str, bm25, unit_ids: list[str], doc_ids: list[
     for term, rows in groupby(bm25.postings(), key=lambda r: r[0]):  # postings come term by term
         rows = list(rows)
         weights = np.fromiter((w for _, _, w in rows), dtype=np.float64, count=len(rows))
-        floor = -np.inf if len(rows) <= HYBRID_DEPTH else np.partition(weights, -HYBRID_DEPTH)[-HYBRID_DEPTH]
+        floor = -np.inf if len(rows) <= depth else np.partition(weights, -depth)[-depth]
         for (_, unit, weight), head in zip(rows, (weights >= floor).tolist(), strict=True):
             for col, v in zip(cols, (term, unit_ids[unit], doc_ids[unit], weight, head), strict=True):
                 col.append(v)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,10 +155,16 @@ def train_run(p: TrainPlan, *, state: TrainState | None = None, resume: bool = F
             raise WorkspaceError("no output folder for the run")
         p = p.with_output(p.project.workspace.path("runs", new_run_id()))
     out = Path(p.config.output_dir)
+    fresh = not out.exists()
     inputs = run_inputs(p)
     if not (resume and check_resume(out, inputs, log=log)):
         write_json(out / INPUTS, inputs)
-    result = train(p.pairs, p.corpus, p.config, state=state, resume=resume, encoder=p.encoder, log=log)
+    try:
+        result = train(p.pairs, p.corpus, p.config, state=state, resume=resume, encoder=p.encoder, log=log)
+    except BaseException:  # an abort (second Ctrl-C), a time limit spent early, a failure: no half-made run
+        if fresh and not any((out / "checkpoints").glob("checkpoint-*")):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     run = Run(run_id=out.name, path=out, config=p.config, result=result)
     record = {"run": run.run_id, "started_by": started_by, "config": dataclasses.asdict(p.config),
               "pairs": str(p.pairs_path), "pairs_sha256": hash_file(p.pairs_path), **result.summary()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from ..core.config import TrainConfig
+from ..core.errors import BudgetError
 from ..core.models import cuda_available
 from ..core.sources import Corpus
 from ..core.workspace import write_json
@@ -31,7 +33,13 @@ from .data import TrainData, prepare
 
 @dataclass
 class TrainState:
-    """Live state a notebook or CLI can watch and steer."""
+    """Live state a notebook or CLI can watch and steer.
+
+    ``stop``: set it (a Stop button, the first Ctrl-C) and training ends after the current step, skips a
+    validation pass that was due, saves that step and keeps the best model so far. ``deadline`` (a
+    ``time.monotonic()`` value, e.g. from ``--max-minutes``) does the same on its own when the next step
+    (and a validation pass due with it), plus encoding ``after_texts`` texts (what the caller evaluates
+    after training), would not end before it."""
 
     stop: threading.Event = field(default_factory=threading.Event)
     losses: list[tuple[int, float]] = field(default_factory=list)
@@ -40,11 +48,52 @@ class TrainState:
     total_steps: int = 0
     started: float = 0.0
     on_update: Callable[[TrainState], None] | None = None
+    deadline: float | None = None
+    after_texts: int = 0
+    stop_reason: str | None = None
+    #: seconds each validation pass took, and how many texts one encodes (for the deadline's estimate)
+    eval_seconds: list[float] = field(default_factory=list)
+    eval_texts: int = 0
+    texts_per_step: int = 0
+    first_step: int = 0
 
     def eta_seconds(self) -> float | None:
-        if self.step == 0:
+        done = self.step - self.first_step
+        if done <= 0:
             return None
-        return (time.perf_counter() - self.started) / self.step * (self.total_steps - self.step)
+        return (time.perf_counter() - self.started) / done * (self.total_steps - self.step)
+
+    def request_stop(self, reason: str = "stopped by the user") -> None:
+        """End after the current step (thread- and signal-safe)."""
+        if not self.stop.is_set():
+            self.stop_reason = reason
+        self.stop.set()
+
+    def step_seconds(self) -> float | None:
+        """Mean seconds of one optimizer step so far, validation passes excluded."""
+        done = self.step - self.first_step
+        if done <= 0:
+            return None
+        return max(time.perf_counter() - self.started - sum(self.eval_seconds), 0.0) / done
+
+    def out_of_time(self, eval_due: bool) -> bool:
+        """Whether the next step (with a validation pass when ``eval_due``) and the encoding that follows
+        training would end after ``deadline``. Encoding a text is taken as a third of training on it (a
+        forward pass against forward + backward)."""
+        if self.deadline is None:
+            return False
+        step_s = self.step_seconds()
+        if step_s is None:
+            return time.monotonic() >= self.deadline
+        per_text = step_s / max(self.texts_per_step, 1) / 3
+        nxt = step_s
+        if eval_due:
+            nxt += self.eval_seconds[-1] if self.eval_seconds else self.eval_texts * per_text
+        return time.monotonic() + nxt + self.after_texts * per_text + _FINISH_SECONDS > self.deadline
+
+
+#: Saving the final model and its card after the last step.
+_FINISH_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -58,29 +107,44 @@ class TrainResult:
     stats: dict
     stopped_early: bool
     warnings: list[str]
+    stop_reason: str | None = None
+    validation_seconds: float = 0.0
 
     def summary(self) -> dict:
         return {"output_dir": self.output_dir, "best_checkpoint": self.best_checkpoint, "steps": self.steps,
                 "seconds": round(self.seconds, 1), "final_loss": self.losses[-1][1] if self.losses else None,
                 "best_val_mrr@10": max((m for _, m in self.val_mrr), default=None), "stopped_early": self.stopped_early,
+                "stop_reason": self.stop_reason, "validation_seconds": round(self.validation_seconds, 1),
+                "validation_share": round(self.validation_seconds / self.seconds, 3) if self.seconds else None,
                 "warnings": self.warnings, **{k: v for k, v in self.stats.items() if k != "per_source"}}
 
 
 def _callback(state: TrainState):
     from transformers import TrainerCallback
 
+    mark = [0.0]
+
     class Watch(TrainerCallback):
         def on_train_begin(self, args, st, control, **kw):
             state.total_steps = st.max_steps
+            state.first_step = state.step = st.global_step  # a resumed run starts past 0
             state.started = time.perf_counter()
 
         def on_step_end(self, args, st, control, **kw):
             state.step = st.global_step
             if state.on_update:
                 state.on_update(state)
-            if state.stop.is_set():  # Stop: end cleanly after this step and keep it as a checkpoint
+            eval_due = bool(args.eval_steps) and (st.global_step + 1) % int(args.eval_steps) == 0
+            if not state.stop.is_set() and state.out_of_time(eval_due):
+                state.request_stop("time limit")
+            if state.stop.is_set():  # end cleanly after this step, without a validation pass, and save it
+                control.should_evaluate = False
                 control.should_save = True
                 control.should_training_stop = True
+            mark[0] = time.perf_counter()
+
+        def on_evaluate(self, args, st, control, **kw):
+            state.eval_seconds.append(time.perf_counter() - mark[0])
 
         def on_log(self, args, st, control, logs=None, **kw):
             logs = logs or {}
@@ -176,6 +240,7 @@ def build_trainer(model, data: TrainData, corpus: Corpus, config: TrainConfig, s
     evaluator = InformationRetrievalEvaluator(queries, corpus_map, relevant, name="val", mrr_at_k=[10],
                                               ndcg_at_k=[10], accuracy_at_k=[1, 5], precision_recall_at_k=[5],
                                               map_at_k=[10], write_csv=False, batch_size=64)
+    state.eval_texts, state.texts_per_step = len(queries) + len(corpus_map), config.batch_size * len(text_cols)
     loss = make_loss(model, config, guide)
     steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
     total = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
@@ -275,9 +340,14 @@ def train(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, state: Tr
         ckpts = sorted((out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
         last = str(ckpts[-1]) if ckpts else None
         log(f"resuming from {last}" if last else "no checkpoint to resume from: starting fresh")
+    if state.deadline is not None and time.monotonic() >= state.deadline:
+        raise BudgetError(f"the time limit was spent before training could start (preparing the pairs took until "
+                          f"{time.monotonic() - state.deadline:.0f} s past it); allow more minutes")
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - t0
+    if state.stop_reason == "time limit":
+        log(f"stopped at step {trainer.state.global_step} of {total}: the time limit; the best model so far is kept")
     final = out  # ``SentenceTransformer(output_dir)`` loads the best model
     if config.merge_base:
         merge_into(model, load_model(config.base_model, max_seq_length=config.max_seq_length), config.merge_base)
@@ -295,9 +365,33 @@ def train(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, state: Tr
     for ckpt in (out / "checkpoints").glob("checkpoint-*"):
         write_model_card(ckpt, {"note": "intermediate checkpoint", "base_model": base_label})
     write_json(out / "train_log.json", {"losses": state.losses, "val_mrr@10": state.val_mrr, "stats": data.stats,
-                                        "warnings": warnings})
-    return TrainResult(output_dir=str(final), best_checkpoint=trainer.state.best_model_checkpoint,
+                                        "warnings": warnings, "validation_seconds": state.eval_seconds})
+    best = trainer.state.best_model_checkpoint
+    if not state.stop.is_set():  # finished: nothing to resume, so keep the weights, not optimizer states
+        best = prune_checkpoints(out / "checkpoints", best)
+    return TrainResult(output_dir=str(final), best_checkpoint=best,
                        steps=trainer.state.global_step, seconds=seconds, losses=list(state.losses),
                        val_mrr=list(state.val_mrr), stats=data.stats, stopped_early=state.stop.is_set(),
-                       warnings=warnings)
+                       warnings=warnings, stop_reason=state.stop_reason, validation_seconds=sum(state.eval_seconds))
+
+
+#: What a checkpoint holds only to resume training (optimizer moments, scheduler, random states).
+RESUME_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin")
+
+
+def prune_checkpoints(folder: Path, best: str | None) -> str | None:
+    """After a finished run: keep only the best and the last checkpoint, as weights (no optimizer state:
+    a finished run has nothing to resume). A stopped run keeps everything, so ``--resume`` continues it.
+    Returns the best checkpoint's path (``None`` if there was none)."""
+    ckpts = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    if not ckpts:
+        return best
+    keep = {ckpts[-1].resolve()} | ({Path(best).resolve()} if best else set())
+    for ckpt in ckpts:
+        if ckpt.resolve() not in keep:
+            shutil.rmtree(ckpt, ignore_errors=True)
+            continue
+        for name in RESUME_FILES:
+            (ckpt / name).unlink(missing_ok=True)
+    return best if best and Path(best).exists() else None
 

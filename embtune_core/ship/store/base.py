@@ -83,7 +83,7 @@ class VectorStore(Protocol):
     def write_postings(self, handle: str, terms: Sequence[str], unit_ids: Sequence[str], doc_ids: Sequence[str],
                        weights: Sequence[float], heads: Sequence[bool]) -> None:
         """Add BM25 postings ``(term, unit, article, weight)`` to a hybrid build's staging side; ``heads``
-        marks each term's ``HYBRID_DEPTH`` highest weights (its highest at least)."""
+        marks each term's ``[hybrid] depth`` highest weights (its highest at least)."""
 
     def discard(self, handle: str) -> None: ...
 

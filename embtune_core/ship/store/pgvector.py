@@ -7,7 +7,7 @@ Identifiers are always composed with ``psycopg.sql.Identifier`` after :func:`val
 
 A *hybrid* collection also has a BM25 postings table ``ecl_<name>`` (term, unit_id, doc_id, weight real,
 head bool), one row per (term, unit) with bm25s' own precomputed weight; ``head`` marks each term's
-``HYBRID_DEPTH`` highest weights. Two btree indexes, read by index-only scans: ``(term, unit_id) INCLUDE
+``[hybrid] depth`` highest weights. Two btree indexes, read by index-only scans: ``(term, unit_id) INCLUDE
 (doc_id, weight)`` (a term's postings; one unit's weight) and a partial ``(term, weight DESC) INCLUDE
 (unit_id, doc_id) WHERE head`` (a term's best postings, for pruning). A query's BM25 score for a unit
 is the sum of its tokens' weights. :meth:`PgVectorStore.search_hybrid` fuses both sides in one statement
@@ -32,7 +32,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from ...core.cutoffs import HYBRID_DEPTH
+from ...core.config import HybridConfig
 from ...core.errors import StoreError
 from .base import ALIASES, CollectionInfo, Hit, validate_name
 
@@ -263,7 +263,7 @@ class PgVectorStore:
                        weights: Sequence[float], heads: Sequence[bool]) -> None:
         """Append BM25 postings to a hybrid build's staging side (``COPY``; the indexes come at publish).
 
-        ``heads[i]``: posting ``i`` is among its term's ``HYBRID_DEPTH`` highest weights. Every term's
+        ``heads[i]``: posting ``i`` is among its term's ``[hybrid] depth`` highest weights. Every term's
         highest weight must be a head (pruning bounds a term's contribution by it); more heads than that
         (ties) are fine. Only a staging handle: a unit's BM25 weights depend on the whole corpus (idf,
         average length), so a published hybrid collection is rebuilt, never patched."""
@@ -420,16 +420,17 @@ class PgVectorStore:
         return info
 
     def _hybrid(self, name: str, vectors: np.ndarray, token_lists, k: int, exact: bool, overfetch: int,
-                units: bool, depth: int = HYBRID_DEPTH) -> list[list[tuple]]:
+                units: bool, depth: int | None = None) -> list[list[tuple]]:
         info = self._require_hybrid(name)
         vectors = np.asarray(vectors, dtype=np.float32)
         token_lists = [[str(t) for t in tokens] for tokens in token_lists]
         if vectors.shape[0] != len(token_lists):
             raise StoreError("search_hybrid: one token list per query vector")
         q = _hybrid_sql(_table(name), _postings(name), exact=exact, units=units)
+        settings = HybridConfig(**info.meta["hybrid"])
+        depth = settings.depth if depth is None else depth
         fetch = depth * overfetch
-        params = {"depth": int(depth), "fetch": fetch, "k": int(k), "rrf_k": int(info.meta["hybrid"]["rrf_k"]),
-                  "probe": PROBE_LIMIT}
+        params = {"depth": int(depth), "fetch": fetch, "k": int(k), "rrf_k": settings.rrf_k, "probe": PROBE_LIMIT}
         out = []
         with self.conn.transaction(), self.conn.cursor() as cur:
             if not exact:  # exact: no ORDER BY distance, so no index scan of the vectors to turn off
@@ -444,13 +445,14 @@ class PgVectorStore:
         return out
 
     def search_hybrid(self, name: str, vectors: np.ndarray, token_lists, k: int = 10, *, exact: bool = False,
-                      overfetch: int = 4, depth: int = HYBRID_DEPTH) -> list[list[tuple[str, float]]]:
+                      overfetch: int = 4, depth: int | None = None) -> list[list[tuple[str, float]]]:
         """Top-``k`` articles per query of a hybrid collection: the dense ranking (best section by cosine, top
-        100 articles; every row with ``exact``, else ``100 * overfetch`` sections through the HNSW index) and
-        the BM25 ranking of ``token_lists`` (each query's tokens as :func:`~embtune_core.core.lexical.tokenize`
-        gives them with the collection's settings) fused by reciprocal rank fusion with the collection's
-        ``rrf_k``, in one statement. Scores are the fused ones; ties go to the lower doc id. ``depth``: how
-        many articles each side ranks (the in-memory hybrid's ``MAX_K``; smaller only in tests)."""
+        ``depth`` articles; every row with ``exact``, else ``depth * overfetch`` sections through the HNSW
+        index) and the BM25 ranking of ``token_lists`` (each query's tokens as
+        :func:`~embtune_core.core.lexical.tokenize` gives them with the collection's settings) fused by
+        reciprocal rank fusion with the collection's ``rrf_k``, in one statement. Scores are the fused ones;
+        ties go to the lower doc id. ``depth``: the collection's ``[hybrid] depth`` unless given (tests and
+        the bench try others)."""
         return [[(d, float(s)) for d, s in rows]
                 for rows in self._hybrid(name, vectors, token_lists, k, exact, overfetch, units=False, depth=depth)]
 
