@@ -13,7 +13,15 @@ with app.setup:
     from embtune_core import EmbtuneError, WorkspaceError
     from embtune_core import notebook as nb
     from embtune_core.core.models import cuda_available
-    from embtune_core.train import TrainState, estimate_seconds, plan, train_run
+    from embtune_core.eval_set import carried_retriever
+    from embtune_core.train import (
+        TrainState,
+        describe_random_negatives,
+        estimate_seconds,
+        learning_curve,
+        plan,
+        train_run,
+    )
 
 
 @app.cell(hide_code=True)
@@ -187,12 +195,84 @@ def _(get_result):
     _warn = [mo.callout(mo.md(w), kind="warn") for w in result.warnings] or [
         mo.callout("No training warnings: the loss neither collapsed nor spiked and validation did not regress.",
                    kind="success")]
+    _negatives = describe_random_negatives(result.stats)
+    if _negatives:
+        _warn.append(mo.callout(mo.md(f"**Hard negatives.** {_negatives}"), kind="info"))
     _stopped = f" (stopped early: {result.stop_reason})" if result.stopped_early else ""
     _val = (f"; validation passes took {result.validation_seconds:.0f} s "
             f"({result.validation_seconds / result.seconds:.0%} of the run)" if result.seconds else "")
     mo.vstack([mo.md(f"## Result: `{result.output_dir}` — {result.steps} steps in {result.seconds:.0f} s{_stopped}, "
                      f"best checkpoint `{result.best_checkpoint}`{_val}"), mo.hstack([_loss, _mrr]), *_warn])
     return (result,)
+
+
+@app.cell(hide_code=True)
+def _():
+    mo.md(r"""
+    ## How many pairs do I need?
+
+    The same run on 25% and 50% of the pairs (same settings, same seed, nested subsets), next to the run
+    above as 100%, each measured on the eval set with its 95% interval. A curve still rising says more
+    mining and review will pay; a flat one says more of the same will not. It trains two more runs
+    (about three quarters of the time the run above took).
+    """)
+    curve_btn = mo.ui.run_button(label="Draw the learning curve")
+    curve_btn
+    return (curve_btn,)
+
+
+@app.cell
+def learning_curve_cell(curve_btn, get_result, live, project, train_plan):
+    mo.stop(not curve_btn.value, None)
+    _full = get_result()
+    mo.stop(_full is None or _full.stopped_early,
+            mo.callout("Train a full run first (above): it is the curve's 100% point.", kind="warn"))
+    nb.require_eval_set(project, "The learning curve measures each run on it.")
+    _kind = "hybrid" if carried_retriever(project).startswith("hybrid:") else "dense"
+    _threaded = mo.app_meta().mode in ("edit", "run")
+
+    def _state(share):
+        s = TrainState()
+        live["state"] = s  # the Stop button above stops the curve's runs too
+
+        def _update(st):
+            if _threaded and mo.current_thread().should_exit:
+                st.request_stop("the cell was re-run")
+            if st.total_steps and st.step % 2 == 0:
+                mo.output.replace(mo.md(f"**Learning curve:** {share:.0%} of the pairs, step {st.step}/"
+                                        f"{st.total_steps}"))
+        s.on_update = _update
+        return s
+
+    def _work():
+        try:
+            curve = learning_curve(train_plan, retriever=_kind, reuse={1.0: _full.output_dir}, state_for=_state,
+                                   log=lambda m: None)
+        except EmbtuneError as _e:
+            if not _threaded:
+                raise
+            mo.output.replace(mo.callout(mo.md(f"**Learning curve failed.** {_e}"), kind="danger"))
+            return
+        finally:
+            live["state"] = None
+        _rows = pl.DataFrame(curve.rows())
+        _base = alt.Chart(_rows).encode(x=alt.X("pairs:Q", title="training pairs"))
+        _band = _base.mark_area(opacity=0.25).encode(y=alt.Y("recall@5_low:Q", title="Recall@5",
+                                                             scale=alt.Scale(zero=False)), y2="recall@5_high:Q")
+        _line = _base.mark_line(point=True).encode(y="recall@5:Q", tooltip=["pairs", "recall@5", "recall@5_low",
+                                                                           "recall@5_high", "mrr@10"])
+        _chart = (_band + _line).properties(width=560, height=260, title=f"learning curve ({_kind} retriever, "
+                                                                         "95% band; 0 pairs = the base model)")
+        _table = _rows.select("pairs", "recall@5", "recall@5_low", "recall@5_high", "mrr@10", "mrr@10_low",
+                              "mrr@10_high")
+        mo.output.replace(mo.vstack([_chart, mo.callout(mo.md(curve.advice()), kind="info"),
+                                     mo.ui.table(_table, selection=None)]))
+
+    if _threaded:
+        mo.Thread(target=_work, daemon=True).start()
+    else:
+        _work()
+    return
 
 
 @app.cell(hide_code=True)

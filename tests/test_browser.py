@@ -185,6 +185,11 @@ def test_04_a_tiny_training_run_draws_the_loss_chart(browser, tiny_project, tmp_
         box = charts.nth(1).bounding_box()
         assert box and box["width"] > 100 and box["height"] > 100
         assert_no_error(page)
+        # how many pairs: 25% and 50% runs next to this one, measured on the eval set, with advice
+        page.get_by_role("button", name="Draw the learning curve").click()
+        expect(page.get_by_text("pairs, recall@5 moved").first).to_be_visible(timeout=300_000)
+        expect(charts.nth(2)).to_be_visible(timeout=60_000)  # the curve with its band
+        assert_no_error(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "04_train.png"), full_page=True)
 

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import polars as pl
@@ -230,3 +231,48 @@ def test_the_deadline_estimate_counts_a_due_validation_pass_and_the_encoding_aft
     state.eval_seconds = [0.5]  # a measured pass replaces the estimate
     state.after_texts = 0
     assert not state.out_of_time(eval_due=True)
+
+
+def test_subsamples_are_nested_seeded_and_keep_query_twins_together(sample_project):
+    from embtune_core.core.text import normalize_query
+    from embtune_core.train import subsample
+
+    pairs = sample_pairs(sample_project)
+    pairs = pl.concat([pairs, pairs.head(40).with_columns(pl.col("query").str.to_uppercase())])  # twins
+    quarter, half = subsample(pairs, 0.25, 7), subsample(pairs, 0.5, 7)
+    assert abs(quarter.height - pairs.height / 4) < 10 and abs(half.height - pairs.height / 2) < 10
+    assert set(quarter["query"]) <= set(half["query"])  # nested: 25% inside 50%
+    assert subsample(pairs, 0.25, 7).equals(quarter) and not subsample(pairs, 0.25, 8).equals(quarter)
+    for part in (quarter, half):
+        kept = {normalize_query(q) for q in part["query"]}
+        dropped = {normalize_query(q) for q in pairs["query"]} - kept
+        assert not kept & dropped  # a query and its twin are kept or dropped together
+    with pytest.raises(InputError, match="share"):
+        subsample(pairs, 0.0, 7)
+
+
+def test_learning_curve_trains_each_share_and_reads_the_last_step(tiny_project, tmp_path):
+    from embtune_core import open_project
+    from embtune_core.mine_pairs import export_project
+    from embtune_core.train import learning_curve, plan
+
+    project = open_project(tiny_project)
+    export_project(project)
+    p = plan(project, {"max_steps": 3, "hard_negatives": 0, "batch_size": 8}, log=lambda m: None)
+    full = tmp_path / "full"
+    curve = learning_curve(dataclasses.replace(p, config=dataclasses.replace(p.config, output_dir=str(full))),
+                           fractions=(0.25, 0.5, 1.0), log=lambda m: None)
+    rows = curve.rows()
+    assert [r["fraction"] for r in rows] == [0.0, 0.25, 0.5, 1.0] and rows[0]["pairs"] == 0
+    assert rows[1]["pairs"] < rows[2]["pairs"] < rows[3]["pairs"] == p.pairs.height
+    assert all(r["recall@5_low"] <= r["recall@5"] <= r["recall@5_high"] for r in rows)
+    assert {(full / f"curve{n}" / "model.safetensors").exists() for n in (25, 50, 100)} == {True}
+    step = curve.last_step()
+    assert step.delta == pytest.approx(rows[3]["recall@5"] - rows[2]["recall@5"], abs=1e-9)
+    advice = curve.advice()
+    assert advice.split(":")[0] in {"Still rising", "Falling", "Flat within noise"} and "pairs" in advice
+    # a share already trained is reused, not retrained
+    again = learning_curve(p, fractions=(0.5, 1.0), reuse={0.5: full / "curve50", 1.0: full / "curve100"},
+                           log=lambda m: None)
+    assert [pt.run for pt in again.points] == [str(full / "curve50"), str(full / "curve100")]
+    assert again.points[-1].metrics == curve.points[-1].metrics

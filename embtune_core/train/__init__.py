@@ -4,6 +4,7 @@
 - :mod:`.data`: read pairs, the grouped validation split, general-domain mix, hard negatives.
 - :mod:`.trainer`: the sentence-transformers Trainer, live :class:`TrainState`, ETA, diagnostics.
 - :mod:`.card`: the model card, without training examples.
+- :mod:`.curve`: how many pairs do I need? the same run on 25 / 50 / 100% of the pairs.
 
 The settings, :class:`~embtune_core.core.config.TrainConfig`, live with the other tables of
 ``embtune.toml`` in :mod:`embtune_core.core.config` (``[train]``).
@@ -11,7 +12,8 @@ The settings, :class:`~embtune_core.core.config.TrainConfig`, live with the othe
 
 from ..core.config import TrainConfig
 from .card import write_model_card
-from .data import TrainData, load_pairs, prepare, split_validation
+from .curve import CurvePoint, LearningCurve, learning_curve, subsample
+from .data import TrainData, describe_random_negatives, load_pairs, prepare, split_validation
 from .run import Run, TrainPlan, new_run_id, plan, train_run
 from .trainer import (
     TrainResult,
@@ -25,6 +27,6 @@ from .trainer import (
     validation_corpus,
 )
 
-__all__ = ["Run", "TrainConfig", "TrainData", "TrainPlan", "TrainResult", "TrainState", "build_trainer", "diagnose",
-           "estimate_seconds", "load_pairs", "make_loss", "merge_into", "new_run_id", "plan", "prepare", "split_validation", "train",
+__all__ = ["CurvePoint", "LearningCurve", "Run", "TrainConfig", "TrainData", "TrainPlan", "TrainResult", "TrainState", "build_trainer", "describe_random_negatives", "diagnose",
+           "estimate_seconds", "learning_curve", "load_pairs", "make_loss", "merge_into", "new_run_id", "plan", "prepare", "split_validation", "subsample", "train",
            "train_run", "validation_corpus", "write_model_card"]

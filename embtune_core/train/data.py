@@ -139,6 +139,22 @@ def prepare(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, model=N
     return TrainData(train=train, val=val.select(pl.col("query").alias("anchor"), "doc_id"), stats=stats)
 
 
+def describe_random_negatives(stats: dict) -> str | None:
+    """The random-negative fills of a run (``stats`` of :func:`prepare`) in plain words, per source;
+    ``None`` when every negative was mined."""
+    filled = stats.get("hard_negatives_random") or {}
+    if not sum(filled.values()):
+        return None
+    per = stats.get("per_source") or {}
+    parts = [f"{source} {n:,} of {per[source]:,}" if source in per else f"{source} {n:,}"
+             for source, n in sorted(filled.items(), key=lambda kv: -kv[1])]
+    return (f"{sum(filled.values()):,} pairs trained against a random section instead of a hard negative "
+            f"({', '.join(parts)}). For those queries the base model ranked no other article close enough to be "
+            "a useful contrast without being suspiciously close to the answer: often the vocabulary gaps "
+            "tuning is meant to close. A random negative is safe but teaches less; a high share for one "
+            "source means its queries look little like the docs.")
+
+
 def add_hard_negatives(train: pl.DataFrame, corpus: Corpus, model, config: TrainConfig,
                        log: Callable[[str], None] = print) -> tuple[pl.DataFrame, dict[str, int]]:
     """Mine ``config.hard_negatives`` per pair with sentence-transformers' ``mine_hard_negatives``.
