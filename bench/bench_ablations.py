@@ -5,7 +5,9 @@ make (``embtune_core.train.plan`` + ``train_run``), except ``tutorial`` (the tut
 epochs, batch 32, lr 2e-5, 256 tokens, no hard negatives, its final model) and ``merge<N>`` (the
 ``defaults`` run with N% of the base model's weights averaged in: no retraining). Each row reports the
 tuned model alone (dense) and fused with BM25 (hybrid): Recall@5 and MRR@10, their paired deltas against
-the base model and against the ``defaults`` row, training wall and CPU seconds.
+the base model and against the ``defaults`` row, training wall and CPU seconds, and the tutorial's
+forgetting check: the change in Recall@5 on a general-domain BEIR set (``--general``: the project's
+``[general] eval``, else the sample's ``sample_data/general``) against the base model.
 
 Rows are appended to ``--out`` (JSONL) as they finish, so a long run can be read while it goes on.
 
@@ -63,14 +65,37 @@ def _evaluate(project, model_dir: str, models: dict) -> dict:
             for kind, spec in (("dense", model_dir), ("hybrid", f"hybrid:{model_dir}"))}
 
 
-def tutorial(pairs_path: Path, out: str) -> str:
-    sys.path.insert(0, str(REPO / "bench"))
-    from bench_train import tutorial_script
+def tutorial_script(pairs_path: str, out: str):
+    """The tutorial's step-4 script, on CPU (fp16 removed: it fails on CPU), without selecting on the eval set."""
+    from datasets import load_dataset
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    return tutorial_script(str(pairs_path), out)[0]
+    from embtune_core.core.models import resolve_model
+
+    model = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
+    dataset = load_dataset("json", data_files=pairs_path, split="train").select_columns(["query", "positive"])
+    dataset = dataset.train_test_split(test_size=0.1, seed=42)
+    args = SentenceTransformerTrainingArguments(
+        output_dir=out, num_train_epochs=3, per_device_train_batch_size=32, learning_rate=2e-5, warmup_steps=0.1,
+        eval_strategy="steps", eval_steps=100, save_strategy="no", logging_steps=20, report_to="none",
+        use_cpu=True, disable_tqdm=True, seed=42)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset["train"],
+                                         eval_dataset=dataset["test"], loss=MultipleNegativesRankingLoss(model))
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # keep stdout one JSON object
+    trainer.train()
+    model.save(out + "/final")
+    return out + "/final", len(dataset["train"])
 
 
 def main() -> None:
+    from embtune_core.compare import general_check
     from embtune_core.core.models import load_model
     from embtune_core.core.project import open_project
     from embtune_core.train import merge_into, plan, train_run
@@ -82,11 +107,27 @@ def main() -> None:
                     help=f"comma-separated: {', '.join(VARIANTS)}, tutorial, merge<N>")
     ap.add_argument("--out", required=True, help="JSONL the rows are appended to")
     ap.add_argument("--defaults-run", help="an existing run trained with the defaults on the same pairs (reused)")
+    ap.add_argument("--pairs-limit", type=int, default=0,
+                    help="train on a seeded share of N pairs (whole query groups; e.g. 1000, the held-out set's size)")
+    ap.add_argument("--general", help="general-domain BEIR folder for the forgetting check")
     args = ap.parse_args()
     project = open_project(args.project)
     tmp = Path(tempfile.mkdtemp(prefix="ablations-"))
+    pairs_file = args.pairs
+    if args.pairs_limit:  # one fixed subset, written once, so every variant trains on the same pairs
+        from embtune_core.core.workspace import write_jsonl
+        from embtune_core.train import subsample
+
+        full = plan(project, pairs=args.pairs, log=lambda m: None).pairs
+        part = subsample(full, min(1.0, args.pairs_limit / full.height), seed=42)
+        pairs_file = str(tmp / "pairs.jsonl")
+        write_jsonl(pairs_file, part.to_dicts())
+        print(f"training on {part.height} of {full.height} pairs -> {pairs_file}", file=sys.stderr)
+    general = args.general or (project.config.resolve(project.config.general.eval) if project.config.general.eval
+                               else str(REPO / "sample_data" / "general"))
     models: dict = {}
     base = _evaluate(project, project.config.model.base, models)
+    base_model = project.load_base_model()
     runs: dict[str, dict] = {}
 
     def emit(row):
@@ -103,8 +144,8 @@ def main() -> None:
             model_dir = args.defaults_run
             extra = {"reused": True}
         elif name == "tutorial":
-            p = plan(project, pairs=args.pairs, log=lambda m: None)
-            model_dir = tutorial(p.pairs_path, str(tmp / name))
+            p = plan(project, pairs=pairs_file, log=lambda m: None)
+            model_dir = tutorial_script(str(p.pairs_path), str(tmp / name))[0]
         elif name.startswith("merge"):
             share = int(name.removeprefix("merge")) / 100
             src = runs["defaults"]["dir"]
@@ -113,15 +154,19 @@ def main() -> None:
             model_dir = str(tmp / name)
             model.save(model_dir, create_model_card=False)
         else:
-            p = plan(project, VARIANTS[name], pairs=args.pairs, output_dir=tmp / name, log=lambda m: None)
+            p = plan(project, VARIANTS[name], pairs=pairs_file, output_dir=tmp / name, log=lambda m: None)
             run = train_run(p, started_by="bench_ablations", log=lambda m: print(m, file=sys.stderr))
             model_dir = str(run.path)
             extra = {"steps": run.result.steps, "random_negatives": run.result.stats.get("hard_negatives_random"),
+                     "validation_s": round(run.result.validation_seconds, 1),
+                     "validation_share": run.result.summary()["validation_share"],
                      "config": {k: v for k, v in VARIANTS[name].items()}}
         wall, cpu = time.perf_counter() - w, time.process_time() - c
         res = _evaluate(project, model_dir, models)
         runs[name] = {"dir": model_dir, "res": res}
         row = {"variant": name, "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1), **extra}
+        g = general_check(base_model, load_model(model_dir), general)["recall@5"]
+        row["general_recall@5_vs_base"] = {"delta": round(g["delta"], 4), "ci95": [round(x, 4) for x in g["ci95"]]}
         for kind, r in res.items():
             for m in METRICS:
                 row[f"{kind}_{m}"] = round(r.metrics[m], 4)

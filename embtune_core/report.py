@@ -352,12 +352,15 @@ def _shipping_section(d: ReportData) -> str:
         g = ev.get("gate")
         gate = ("not checked" if not isinstance(g, dict) else ("PASS" if g.get("passed") else "FAIL")
                 + "".join(f"; {r}" for r in g.get("reasons") or []))
+        hybrid = str(ev.get("retriever") or "").startswith("hybrid:")
         rows.append({"time": ev.get("time"), "action": ev.get("action"), "collection": ev.get("collection"),
-                     "alias": ev.get("alias"), "model": _model_label(str(ev.get("model") or "")),
+                     "alias": ev.get("alias"), "retriever": "hybrid (model + BM25)" if hybrid else "dense",
+                     "model": _model_label(str(ev.get("model") or "")),
                      "fingerprint": ev.get("fingerprint"), "forced": "yes" if ev.get("forced") else "no",
                      "gate": gate})
     live = next((r for r in rows if r["alias"] == "live"), None)
-    head = (f"<p><b>live</b> → collection <code>{_e(live['collection'])}</code> ({_e(live['model'])}, fingerprint "
+    head = (f"<p><b>live</b> → collection <code>{_e(live['collection'])}</code> ({_e(live['retriever'])}: "
+            f"{_e(live['model'])}, fingerprint "
             f"<code>{_e(live['fingerprint'])}</code>) since {_e(live['time'])}.</p>") if live else ""
     return _section("What was shipped", how, head, _table(pl.DataFrame(rows, infer_schema_length=None)),
                     sid="shipping")

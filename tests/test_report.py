@@ -26,7 +26,8 @@ SHIPPING = {"events": [
      "model": "runs/20260501-0900", "fingerprint": "feedc0ffee123456", "forced": False,
      "gate": {"passed": True, "reasons": ["recall@5 ok"]}},
     {"time": "2026-05-02T10:00:00+00:00", "action": "promote", "collection": "help_v2", "alias": "live",
-     "model": "runs/20260501-0900", "fingerprint": "feedc0ffee123456", "forced": True, "gate": None}]}
+     "model": "runs/20260501-0900", "retriever": "hybrid:runs/20260501-0900", "fingerprint": "feedc0ffee123456",
+     "forced": True, "gate": None}]}
 
 
 def _tiny_project(folder: Path, model_dir: Path, planted_name: str) -> Path:
@@ -141,6 +142,7 @@ def test_report_has_every_section_and_the_numbers_of_compare(built):
     # shipping: newest first, the live alias, the forced promotion
     assert "feedc0ffee123456" in page and "help_v2" in page and "Nothing shipped yet" not in page
     assert page.index("<td>promote</td>") < page.index("<td>ship</td>")
+    assert "(hybrid (model + BM25): " in page and "<td>dense</td>" in page  # which retriever is live
 
 
 def test_baseline_only_not_mined_and_nothing_shipped(built):
