@@ -341,8 +341,8 @@ def train(pairs: pl.DataFrame, corpus: Corpus, config: TrainConfig, *, state: Tr
         last = str(ckpts[-1]) if ckpts else None
         log(f"resuming from {last}" if last else "no checkpoint to resume from: starting fresh")
     if state.deadline is not None and time.monotonic() >= state.deadline:
-        raise BudgetError(f"the time limit was spent before training could start (preparing the pairs took until "
-                          f"{time.monotonic() - state.deadline:.0f} s past it); allow more minutes")
+        raise BudgetError(f"the time limit ran out before training could start ({time.monotonic() - state.deadline:.0f} s "
+                          "over, spent loading, splitting and mining hard negatives); allow more minutes")
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - t0
