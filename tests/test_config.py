@@ -40,6 +40,9 @@ def test_defaults_when_empty(tmp_path):
         ("[search_log]\nmax_bad_share = 2\n", "'search_log.max_bad_share' must be between 0 and 1"),
         ("name = \n", "invalid TOML"),
         ("root = '/'\n", "'root' is set by embtune"),
+        ("[hybrid]\ndepth = 0\n", "'hybrid.depth' must be > 0"),
+        ("[hybrid]\ndepth = 5000\n", "'hybrid.depth' must be <= 1000"),
+        ("[hybrid]\ndeepth = 50\n", "did you mean 'depth'?"),
     ],
 )
 def test_bad_config_names_the_key_path(tmp_path, text, expected):
