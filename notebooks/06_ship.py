@@ -81,7 +81,7 @@ def _(model_options, project):
                mo.md(f"_Step 1 carried forward `{_carried}`. A hybrid collection records and always searches with "
                      f"`[lexical]` " + ", ".join(f"{k} `{v}`" for k, v in
                                                  dataclasses.asdict(project.config.lexical).items())
-                     + f" and `[hybrid]` rrf_k `{project.config.hybrid.rrf_k}`._")])
+                     + f" and `[hybrid]` rrf_k `{project.config.hybrid.rrf_k}`, depth `{project.config.hybrid.depth}`._")])
     return build_btn, hybrid_box, model_pick, name_box
 
 
