@@ -74,7 +74,7 @@ class LearningCurve:
         a, b = self.points[-2], self.points[-1]
         moved = (f"from {a.pairs:,} to {b.pairs:,} pairs, {metric} moved {step.delta:+.3f} "
                  f"{interval(step.ci_low, step.ci_high, 3)}")
-        if step.ci_low > 0:
+        if step.delta > 0 and step.ci_low >= 0:  # no resample of the queries saw a loss
             return (f"Still rising: {moved}. More pairs are likely to help: mine more signals, or review and "
                     "accept more candidates in step 2.")
         if step.ci_high < 0:
