@@ -267,6 +267,9 @@ def test_learning_curve_trains_each_share_and_reads_the_last_step(tiny_project, 
     assert rows[1]["pairs"] < rows[2]["pairs"] < rows[3]["pairs"] == p.pairs.height
     assert all(r["recall@5_low"] <= r["recall@5"] <= r["recall@5_high"] for r in rows)
     assert {(full / f"curve{n}" / "model.safetensors").exists() for n in (25, 50, 100)} == {True}
+    record = json.loads((full / "curve25" / "inputs.json").read_text())  # it names the subset it trained on
+    assert record["pairs"] == str(full / "curve25.pairs.jsonl")
+    assert len((full / "curve25.pairs.jsonl").read_text().splitlines()) == rows[1]["pairs"]
     step = curve.last_step()
     assert step.delta == pytest.approx(rows[3]["recall@5"] - rows[2]["recall@5"], abs=1e-9)
     advice = curve.advice()

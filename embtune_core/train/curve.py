@@ -24,6 +24,7 @@ from ..core.errors import InputError
 from ..core.retrievers import RetrieverSpec, evaluate_retriever
 from ..core.stats import interval, metric_cis, paired_by_query
 from ..core.text import query_groups
+from ..core.workspace import write_jsonl
 from .run import Run, TrainPlan, new_run_id, train_run
 from .trainer import TrainState
 
@@ -137,9 +138,17 @@ def learning_curve(p: TrainPlan, *, fractions: tuple[float, ...] = FRACTIONS, re
             run_dir = reuse[fraction]
         else:
             log(f"learning curve: training on {fraction:.0%} of the pairs ({subset.height:,})")
-            out = (project.workspace.path("runs", f"{new_run_id()}-curve{round(fraction * 100)}")
-                   if not p.config.output_dir else Path(p.config.output_dir) / f"curve{round(fraction * 100)}")
-            sub = dataclasses.replace(p, pairs=subset, config=dataclasses.replace(p.config, output_dir=str(out)))
+            name = f"curve{round(fraction * 100)}"
+            if p.config.output_dir:
+                out, subset_file = Path(p.config.output_dir) / name, Path(p.config.output_dir) / f"{name}.pairs.jsonl"
+            else:
+                out = project.workspace.path("runs", f"{new_run_id()}-{name}")
+                subset_file = project.workspace.path("curves", f"{out.name}.pairs.jsonl")
+            # the run records the file it trained on (path and hash): the subset, not the whole pairs file
+            subset_file.parent.mkdir(parents=True, exist_ok=True)
+            write_jsonl(subset_file, subset.to_dicts())
+            sub = dataclasses.replace(p, pairs=subset, pairs_path=subset_file,
+                                      config=dataclasses.replace(p.config, output_dir=str(out)))
             state = state_for(fraction) if state_for else None
             run: Run = train_run(sub, state=state, started_by="learning curve", log=log)
             if run.result.stopped_early:
