@@ -5,6 +5,8 @@ calls lives in the step packages.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import marimo as mo
@@ -94,3 +96,36 @@ def export_report(project: Project, label: str, button, examples, redact, *, run
     return mo.vstack([mo.callout(mo.md(f"Wrote `{path}`"), kind="success"),
                       mo.download(path.read_bytes(), filename=path.name, mimetype="text/html",
                                   label="Download the report")])
+
+
+def in_background(work: Callable[[], None], *, failed: str, live: dict | None = None) -> None:
+    """Run long ``work`` (training) so the page stays usable.
+
+    In the browser (``marimo edit`` / ``run``) it runs in a ``mo.Thread``: the kernel stays free, so a
+    Stop button and every other widget answer meanwhile, and an :class:`EmbtuneError` becomes a callout
+    headed ``failed``. Headless (a script, a test) it runs here, and errors propagate. ``live["state"]``
+    (the run a Stop button steers) is cleared when the work ends."""
+    threaded = mo.app_meta().mode in ("edit", "run")
+
+    def run():
+        try:
+            work()
+        except EmbtuneError as e:
+            if not threaded:
+                raise
+            mo.output.replace(mo.callout(mo.md(f"**{failed}** {e}"), kind="danger"))
+        finally:
+            if live is not None:
+                live["state"] = None
+
+    if threaded:
+        mo.Thread(target=run, daemon=True).start()
+    else:
+        run()
+
+
+def cell_rerun() -> bool:
+    """Inside :func:`in_background`'s thread: whether the cell that started it was re-run or interrupted
+    (the work should stop). Always ``False`` headless."""
+    thread = threading.current_thread()
+    return isinstance(thread, mo.Thread) and thread.should_exit

@@ -132,9 +132,6 @@ def train_model(live, set_result, train_btn, train_plan):
     if nb.cli_arg("max-steps"):  # headless smoke runs: python 04_train.py --train 1 --max-steps 4
         _plan = dataclasses.replace(_plan, config=dataclasses.replace(_plan.config,
                                                                       max_steps=int(nb.cli_arg("max-steps"))))
-    # In the browser, training runs in a background thread: the kernel stays free, so Stop (and any other
-    # widget) answers while it runs. Headless (a script, a test) it runs here and returns when done.
-    _threaded = mo.app_meta().mode in ("edit", "run")
 
     def _show(s, note=""):
         _head = (f"**Training:** step {s.step}/{s.total_steps}" if s.total_steps else
@@ -149,7 +146,7 @@ def train_model(live, set_result, train_btn, train_plan):
         mo.output.replace(mo.vstack(_parts))
 
     def _update(s):
-        if _threaded and mo.current_thread().should_exit:  # the cell was re-run or interrupted
+        if nb.cell_rerun():
             s.request_stop("the cell was re-run")
         if s.stop.is_set():
             _show(s, " — stopping after this step ...")
@@ -158,26 +155,15 @@ def train_model(live, set_result, train_btn, train_plan):
 
     _state.on_update = _update
 
-    def _work():
+    def _work():  # in the browser, in a background thread: Stop answers while it runs
         _show(_state)
-        try:
-            _run = train_run(_plan, state=_state, started_by="notebook 04", log=lambda m: None)
-        except EmbtuneError as _e:
-            if not _threaded:
-                raise
-            mo.output.replace(mo.callout(mo.md(f"**Training failed.** {_e}"), kind="danger"))
-            return
-        finally:
-            live["state"] = None
+        _run = train_run(_plan, state=_state, started_by="notebook 04", log=lambda m: None)
         mo.output.replace(mo.md(f"**Done** in {_run.result.seconds:.0f} s"
                                 + (f" (stopped at step {_run.result.steps}: {_run.result.stop_reason})"
                                    if _run.result.stopped_early else "") + "."))
         set_result(_run.result)
 
-    if _threaded:
-        mo.Thread(target=_work, daemon=True).start()
-    else:
-        _work()
+    nb.in_background(_work, failed="Training failed.", live=live)
     return
 
 
@@ -229,14 +215,13 @@ def learning_curve_cell(curve_btn, get_result, live, project, train_plan):
             mo.callout("Train a full run first (above): it is the curve's 100% point.", kind="warn"))
     nb.require_eval_set(project, "The learning curve measures each run on it.")
     _kind = "hybrid" if carried_retriever(project).startswith("hybrid:") else "dense"
-    _threaded = mo.app_meta().mode in ("edit", "run")
 
     def _state(share):
         s = TrainState()
         live["state"] = s  # the Stop button above stops the curve's runs too
 
         def _update(st):
-            if _threaded and mo.current_thread().should_exit:
+            if nb.cell_rerun():
                 st.request_stop("the cell was re-run")
             if st.total_steps and st.step % 2 == 0:
                 mo.output.replace(mo.md(f"**Learning curve:** {share:.0%} of the pairs, step {st.step}/"
@@ -245,16 +230,8 @@ def learning_curve_cell(curve_btn, get_result, live, project, train_plan):
         return s
 
     def _work():
-        try:
-            curve = learning_curve(train_plan, retriever=_kind, reuse={1.0: _full.output_dir}, state_for=_state,
-                                   log=lambda m: None)
-        except EmbtuneError as _e:
-            if not _threaded:
-                raise
-            mo.output.replace(mo.callout(mo.md(f"**Learning curve failed.** {_e}"), kind="danger"))
-            return
-        finally:
-            live["state"] = None
+        curve = learning_curve(train_plan, retriever=_kind, reuse={1.0: _full.output_dir}, state_for=_state,
+                               log=lambda m: None)
         _rows = pl.DataFrame(curve.rows())
         _base = alt.Chart(_rows).encode(x=alt.X("pairs:Q", title="training pairs"))
         _band = _base.mark_area(opacity=0.25).encode(y=alt.Y("recall@5_low:Q", title="Recall@5",
@@ -268,10 +245,7 @@ def learning_curve_cell(curve_btn, get_result, live, project, train_plan):
         mo.output.replace(mo.vstack([_chart, mo.callout(mo.md(curve.advice()), kind="info"),
                                      mo.ui.table(_table, selection=None)]))
 
-    if _threaded:
-        mo.Thread(target=_work, daemon=True).start()
-    else:
-        _work()
+    nb.in_background(_work, failed="Learning curve failed.", live=live)
     return
 
 

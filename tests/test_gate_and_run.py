@@ -58,13 +58,22 @@ def test_embtune_run_end_to_end_with_a_tiny_model(tiny_project, tmp_path, cli):
     assert SentenceTransformer(str(run_dir), device="cpu").encode(["x"]).shape == (1, 32)
 
 
-def test_train_cli_with_the_tutorials_pairs_format(tmp_path, tiny_model_dir, cli):
+
+def _title_pairs(folder, copies: int = 1):
+    """A pairs file in the tutorial's format: each sample article's title (numbered) against its text."""
     from conftest import SAMPLE
 
     docs = [json.loads(line) for line in (SAMPLE / "eval" / "corpus.jsonl").read_text().splitlines()]
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps({"query": d["title"].lower() + f" {i}", "positive": d["text"]}) + "\n"
-                             for i, d in enumerate(docs)))
+    pairs = folder / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"query": f"{d['title'].lower()} {i}", "positive": d["text"]}) + "\n"
+                             for i, d in enumerate(docs * copies)))
+    return pairs
+
+
+def test_train_cli_with_the_tutorials_pairs_format(tmp_path, tiny_model_dir, cli):
+    from conftest import SAMPLE
+
+    pairs = _title_pairs(tmp_path)
     out = tmp_path / "model"
     p = cli("train", "--pairs", pairs, "--model", tiny_model_dir, "--out", out, "--corpus",
             SAMPLE / "eval" / "corpus.jsonl", "--batch-size", "8", "--max-steps", "3", "--no-hard-negatives")
@@ -109,10 +118,7 @@ def test_ctrl_c_stops_cleanly_and_resume_continues(tmp_path, tiny_model_dir):
 
     from conftest import SAMPLE
 
-    docs = [json.loads(line) for line in (SAMPLE / "eval" / "corpus.jsonl").read_text().splitlines()]
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps({"query": f"{d['title'].lower()} {i}", "positive": d["text"]}) + "\n"
-                             for i, d in enumerate(docs * 4)))
+    pairs = _title_pairs(tmp_path, copies=4)
     out = tmp_path / "model"
     args = [sys.executable, "-m", "embtune_core.cli", "train", "--pairs", str(pairs), "--model", str(tiny_model_dir),
             "--out", str(out), "--corpus", str(SAMPLE / "eval" / "corpus.jsonl"), "--batch-size", "8",
@@ -141,10 +147,7 @@ def test_ctrl_c_before_training_starts_aborts_at_once_and_leaves_no_run(tmp_path
 
     from conftest import SAMPLE
 
-    docs = [json.loads(line) for line in (SAMPLE / "eval" / "corpus.jsonl").read_text().splitlines()]
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps({"query": f"{d['title'].lower()} {i}", "positive": d["text"]}) + "\n"
-                             for i, d in enumerate(docs * 4)))
+    pairs = _title_pairs(tmp_path, copies=4)
     out = tmp_path / "model"
     proc = subprocess.Popen([sys.executable, "-m", "embtune_core.cli", "train", "--pairs", str(pairs), "--model",
                              str(tiny_model_dir), "--out", str(out), "--corpus", str(SAMPLE / "eval" / "corpus.jsonl"),
@@ -165,10 +168,7 @@ def test_max_minutes_bounds_the_whole_command(tmp_path, tiny_model_dir, cli):
 
     from conftest import SAMPLE
 
-    docs = [json.loads(line) for line in (SAMPLE / "eval" / "corpus.jsonl").read_text().splitlines()]
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps({"query": f"{d['title'].lower()} {i}", "positive": d["text"]}) + "\n"
-                             for i, d in enumerate(docs * 4)))
+    pairs = _title_pairs(tmp_path, copies=4)
     t = time.monotonic()
     p = cli("train", "--pairs", str(pairs), "--model", str(tiny_model_dir), "--out", str(tmp_path / "m"),
             "--corpus", str(SAMPLE / "eval" / "corpus.jsonl"), "--batch-size", "8", "--epochs", "1000",
@@ -187,10 +187,7 @@ def test_max_minutes_bounds_the_whole_command(tmp_path, tiny_model_dir, cli):
 def test_accelerate_launch_smoke_with_one_cpu_process(tmp_path, tiny_model_dir):
     from conftest import SAMPLE
 
-    docs = [json.loads(line) for line in (SAMPLE / "eval" / "corpus.jsonl").read_text().splitlines()]
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps({"query": f"{d['title'].lower()} {i}", "positive": d["text"]}) + "\n"
-                             for i, d in enumerate(docs)))
+    pairs = _title_pairs(tmp_path)
     p = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
                         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                         "-m", "embtune_core.cli", "train", "--pairs", str(pairs), "--model", str(tiny_model_dir),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +95,7 @@ def subsample(pairs: pl.DataFrame, fraction: float, seed: int) -> pl.DataFrame:
     groups = query_groups(pairs["query"].to_list())
     order = sorted(set(groups))
     random.Random(seed).shuffle(order)
-    size: dict[int, int] = {}
-    for g in groups:
-        size[g] = size.get(g, 0) + 1
+    size = Counter(groups)
     want, keep, n = round(pairs.height * fraction), set(), 0
     for g in order:
         if n >= want:
