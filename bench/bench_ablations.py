@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("EMBTUNE_BENCH_THREADS", "2")))  # 1 to run two benches side by side
 
 VARIANTS = {
     "defaults": {},
@@ -43,8 +43,14 @@ VARIANTS = {
     "no_hard_negatives": {"hard_negatives": 0},
     "absolute_margin": {"hard_negative_margin_kind": "absolute", "hard_negative_margin": 0.05},
     "gist": {"loss": "gist"},
-    "symmetric": {"symmetric": True},
-    "gist_symmetric": {"loss": "gist", "symmetric": True},
+    "symmetric": {"contrast": "symmetric"},
+    "improved": {"contrast": "improved"},
+    "hardness9": {"hardness": 9.0},
+    "epochs3_improved": {"epochs": 3.0, "contrast": "improved"},
+    "epochs3_hardness9": {"epochs": 3.0, "hardness": 9.0},
+    "epochs3_improved_lr1e4": {"epochs": 3.0, "contrast": "improved", "learning_rate": 1e-4},
+    "epochs3_improved_hardness9": {"epochs": 3.0, "contrast": "improved", "hardness": 9.0},
+    "gist_symmetric": {"loss": "gist", "contrast": "symmetric"},
     "no_general": {"general_share": 0.0},
     "val5": {"val_fraction": 0.05},
 }
@@ -106,11 +112,14 @@ def main() -> None:
     ap.add_argument("--variants", default="defaults,tutorial,merge50",
                     help=f"comma-separated: {', '.join(VARIANTS)}, tutorial, merge<N>")
     ap.add_argument("--out", required=True, help="JSONL the rows are appended to")
-    ap.add_argument("--defaults-run", help="an existing run trained with the defaults on the same pairs (reused)")
+    ap.add_argument("--reuse", action="append", default=[], metavar="VARIANT=DIR",
+                    help="evaluate an existing model for this variant, trained on the same pairs, instead of training "
+                         "it again (e.g. defaults=runs/X, tutorial=/tmp/ablations-Y/tutorial/final); repeatable")
     ap.add_argument("--pairs-limit", type=int, default=0,
                     help="train on a seeded share of N pairs (whole query groups; e.g. 1000, the held-out set's size)")
     ap.add_argument("--general", help="general-domain BEIR folder for the forgetting check")
     args = ap.parse_args()
+    reuse = dict(r.split("=", 1) for r in args.reuse)
     project = open_project(args.project)
     tmp = Path(tempfile.mkdtemp(prefix="ablations-"))
     pairs_file = args.pairs
@@ -139,9 +148,8 @@ def main() -> None:
     for name in args.variants.split(","):
         w, c = time.perf_counter(), time.process_time()
         extra = {}
-        if name == "defaults" and args.defaults_run:
-            model_dir = args.defaults_run
-            extra = {"reused": True}
+        if name in reuse:
+            model_dir, extra = reuse[name], {"reused": reuse[name]}
         elif name == "tutorial":
             p = plan(project, pairs=pairs_file, log=lambda m: None)
             model_dir = tutorial_script(str(p.pairs_path), str(tmp / name))[0]
@@ -171,8 +179,9 @@ def main() -> None:
             for m in METRICS:
                 row[f"{kind}_{m}"] = round(r.metrics[m], 4)
                 row[f"{kind}_{m}_vs_base"] = _paired(base[kind], r, m)
-                if "defaults" in runs and name != "defaults":
-                    row[f"{kind}_{m}_vs_defaults"] = _paired(runs["defaults"]["res"][kind], r, m)
+                for ref in ("defaults", "tutorial"):
+                    if ref in runs and name != ref:
+                        row[f"{kind}_{m}_vs_{ref}"] = _paired(runs[ref]["res"][kind], r, m)
         emit(row)
 
 

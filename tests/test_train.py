@@ -30,9 +30,15 @@ def test_config_rejects_half_precision_on_cpu_and_picks_cpu_defaults():
         TrainConfig(batch_size=1)
     with pytest.raises(ConfigError, match="train.loss must be one of"):
         TrainConfig(loss="triplet")
+    with pytest.raises(ConfigError, match="train.contrast"):
+        TrainConfig(contrast="both_ways")
+    with pytest.raises(ConfigError, match="mnrl / cached_mnrl only"):
+        TrainConfig(loss="gist", hardness=9.0)
+    with pytest.raises(ConfigError, match="hardness must be >= 0"):
+        TrainConfig(hardness=-1.0)
     d = TrainConfig.defaults(2000, gpu=False)
-    assert (d.max_seq_length, d.precision, d.epochs, d.batch_size) == (128, "fp32", 1.5, 32)
-    assert TrainConfig.defaults(300, gpu=False).epochs == 2.0
+    assert (d.max_seq_length, d.precision, d.epochs, d.batch_size) == (128, "fp32", 3.0, 32)
+    assert TrainConfig.defaults(300, gpu=False).batch_size == 30 and TrainConfig.defaults(50_000, gpu=False).epochs == 1.0
 
 
 @pytest.mark.parametrize("rows, msg", [
@@ -134,10 +140,11 @@ def test_diagnose_explains_the_tutorial_errors():
     assert diagnose([(1, 2.0), (2, 1.8)], [(10, 0.4), (20, 0.45)]) == []
 
 
-@pytest.mark.parametrize("loss, symmetric", [("gist", False), ("mnrl", True), ("cached_gist", True)])
-def test_the_ablated_losses_train(sample_project, tiny_model_dir, tmp_path, loss, symmetric):
+@pytest.mark.parametrize("loss, contrast, hardness", [("gist", "one_way", 0.0), ("mnrl", "symmetric", 0.0),
+                                                      ("cached_gist", "symmetric", 0.0), ("mnrl", "improved", 9.0)])
+def test_the_ablated_losses_train(sample_project, tiny_model_dir, tmp_path, loss, contrast, hardness):
     cfg = TrainConfig(base_model=str(tiny_model_dir), output_dir=str(tmp_path / "run"), batch_size=8,
-                      max_seq_length=32, hard_negatives=0, max_steps=2, loss=loss, symmetric=symmetric)
+                      max_seq_length=32, hard_negatives=0, max_steps=2, loss=loss, contrast=contrast, hardness=hardness)
     res = train(sample_pairs(sample_project), sample_project.corpus, cfg, log=lambda m: None)
     assert res.steps == 2 and all(v == v for _, v in res.losses)  # finite
 

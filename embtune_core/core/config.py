@@ -308,6 +308,11 @@ class AbTestConfig:
 #: scores above the positive are masked as likely false negatives; cached_*: the same with bounded memory.
 LOSSES = ("mnrl", "cached_mnrl", "gist", "cached_gist")
 MARGIN_KINDS = ("relative", "absolute")
+#: MNRL's contrast directions: ``one_way`` ranks each query's positive above the batch's other documents;
+#: ``symmetric`` also each positive's query above the other queries; ``improved`` (GTE's "improved
+#: contrastive" loss) also query against query and document against document, in one softmax.
+CONTRASTS = {"one_way": ("query_to_doc",), "symmetric": ("query_to_doc", "doc_to_query"),
+             "improved": ("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc")}
 PRECISIONS = ("fp32", "fp16", "bf16")
 #: Share of general-domain pairs in the training mix when the project has some (against forgetting).
 DEFAULT_GENERAL_SHARE = 0.1
@@ -332,8 +337,12 @@ class TrainConfig:
     max_seq_length: int = 128
     seed: int = 42
     loss: str = "mnrl"
-    #: mnrl / gist: also rank each positive's query above the batch's other queries ("doc_to_query").
-    symmetric: bool = False
+    #: mnrl / cached_mnrl: which pairs the loss contrasts (:data:`CONTRASTS`); gist: ``symmetric`` also
+    #: contrasts positives against positives.
+    contrast: str = "one_way"
+    #: mnrl / cached_mnrl: weight of in-batch negatives by their (detached) similarity to the query, so the
+    #: hard ones count more (Lan et al. 2025 use 9; 0: off).
+    hardness: float = 0.0
     #: cached_* only: sub-batch size that bounds memory while keeping every in-batch negative.
     mini_batch_size: int = 16
     #: Hard negatives per pair (0: in-batch negatives only).
@@ -364,6 +373,11 @@ class TrainConfig:
         if self.loss not in LOSSES:
             raise ConfigError(f"train.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         _choice("train.hard_negative_margin_kind", self.hard_negative_margin_kind, MARGIN_KINDS)
+        _choice("train.contrast", self.contrast, tuple(CONTRASTS))
+        if self.hardness < 0:
+            raise ConfigError(f"train.hardness must be >= 0, got {self.hardness}")
+        if self.loss in ("gist", "cached_gist") and (self.contrast == "improved" or self.hardness):
+            raise ConfigError("train.contrast = 'improved' and train.hardness apply to mnrl / cached_mnrl only")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.precision != "fp32" and not cuda_available():
@@ -393,15 +407,17 @@ class TrainConfig:
         """Settings for ``n_pairs`` training pairs: the project's ``[train]`` table (``table``) first,
         then ``overrides`` (CLI flags, the notebook form) on top; what neither sets is chosen here.
 
-        - CPU: 128 tokens, batch 32, 1.5 epochs, lr 5e-5, fp32. MiniLM trains ~8 pairs/s at 128 tokens
-          on 2 cores and ~3.6 at 256, so 128 tokens buys twice the steps. Measured on the sample project
-          (1,633 training pairs, 2 cores): 1 epoch gave Recall@5 0.780 / MRR@10 0.633 in ~5 min, 1.5
-          epochs 0.817 / 0.645 in ~7 min, the tutorial's 3 epochs at 256 tokens and lr 2e-5 0.791 /
-          0.620 in ~17 min. A short schedule needs the larger step than the tutorial's 2e-5.
-        - GPU: 256 tokens, batch 64 (more in-batch negatives are free there), up to 3 epochs, lr 2e-5,
-          bf16 when the card supports it, else fp16.
-        - Under 500 pairs: 2 epochs on CPU (few steps otherwise), and a smaller batch so an epoch has
-          at least ~10 steps.
+        - CPU: 128 tokens, batch 32, 3 epochs (1 from 20,000 pairs), lr 5e-5, fp32. MiniLM trains ~8
+          pairs/s at 128 tokens on 2 cores and ~3.6 at 256, so 128 tokens buys twice the steps for the
+          tutorial's time. Measured with ``bench/bench_ablations.py`` (one run each, paired 95% CIs): on
+          the development benchmark's 1,000 PostgreSQL pairs, 3 epochs against 1.5 gave Recall@5 +0.038
+          [+0.013, +0.065] and MRR@10 +0.040 [+0.025, +0.056], and beat the tutorial's script (3 epochs,
+          256 tokens, lr 2e-5) by +0.028 / +0.027 in 0.81x its CPU time; on the sample it tied both
+          (+0.006 / +0.010 against 1.5 epochs). Validation MRR@10 was still rising at the last step of
+          every run.
+        - GPU: 256 tokens, batch 64 (more in-batch negatives are free there), 3 epochs (1 from 20,000
+          pairs), lr 2e-5, bf16 when the card supports it, else fp16.
+        - Under ~320 pairs, a smaller batch so an epoch has at least ~10 steps.
         - General-domain pairs (``general_pairs``, from ``[general] pairs``) make up ``general_share``
           of the training mix: 0.1 unless set.
         """
@@ -413,7 +429,7 @@ class TrainConfig:
             base = dict(max_seq_length=256, batch_size=64, epochs=3.0 if n_pairs < 20_000 else 1.0,
                         learning_rate=2e-5, precision=prec)
         else:
-            base = dict(max_seq_length=128, batch_size=32, epochs=2.0 if n_pairs < 500 else 1.5,
+            base = dict(max_seq_length=128, batch_size=32, epochs=3.0 if n_pairs < 20_000 else 1.0,
                         learning_rate=5e-5, precision="fp32")
         base["batch_size"] = max(4, min(base["batch_size"], n_pairs // 10 or 4))
         base.update(table.as_dict() if table else {})

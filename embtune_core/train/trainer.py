@@ -191,18 +191,21 @@ def make_loss(model, config: TrainConfig, guide=None):
     negative the guide scores above the pair's positive is masked as a likely false negative."""
     from sentence_transformers.sentence_transformer import losses
 
-    directions = ("query_to_doc", "doc_to_query") if config.symmetric else ("query_to_doc",)
+    from ..core.config import CONTRASTS
+
+    kw = dict(directions=CONTRASTS[config.contrast])
+    if config.hardness:
+        kw.update(hardness_mode="in_batch_negatives", hardness_strength=config.hardness)
     if config.loss == "cached_mnrl":
-        return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size,
-                                                         directions=directions)
+        return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size, **kw)
     if config.loss in ("gist", "cached_gist"):
         if guide is None:
             raise ValueError("GIST losses need the base model as guide")
         if config.loss == "gist":
-            return losses.GISTEmbedLoss(model, guide, contrast_positives=config.symmetric)
+            return losses.GISTEmbedLoss(model, guide, contrast_positives=config.contrast == "symmetric")
         return losses.CachedGISTEmbedLoss(model, guide, mini_batch_size=config.mini_batch_size,
-                                          contrast_positives=config.symmetric)
-    return losses.MultipleNegativesRankingLoss(model, directions=directions)
+                                          contrast_positives=config.contrast == "symmetric")
+    return losses.MultipleNegativesRankingLoss(model, **kw)
 
 
 def validation_corpus(data: TrainData, corpus: Corpus, config: TrainConfig) -> tuple[dict, dict]:
