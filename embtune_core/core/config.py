@@ -413,8 +413,9 @@ class TrainConfig:
           the development benchmark's 1,000 PostgreSQL pairs, 3 epochs against 1.5 gave Recall@5 +0.038
           [+0.013, +0.065] and MRR@10 +0.040 [+0.025, +0.056], and beat the tutorial's script (3 epochs,
           256 tokens, lr 2e-5) by +0.028 / +0.027 in 0.81x its CPU time; on the sample it tied both
-          (+0.006 / +0.010 against 1.5 epochs). Validation MRR@10 was still rising at the last step of
-          every run.
+          (+0.006 / +0.010 against 1.5 epochs). Validation MRR@10 still rose at the last step of the
+          query-pair runs; where it peaks early (docs-derived pairs: after the first epoch), the best
+          checkpoint is kept.
         - GPU: 256 tokens, batch 64 (more in-batch negatives are free there), 3 epochs (1 from 20,000
           pairs), lr 2e-5, bf16 when the card supports it, else fp16.
         - Under ~320 pairs, a smaller batch so an epoch has at least ~10 steps.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..core.config import TrainConfig
+from ..core.config import CONTRASTS, TrainConfig
 from ..core.errors import BudgetError
 from ..core.models import cuda_available
 from ..core.sources import Corpus
@@ -190,8 +190,6 @@ def make_loss(model, config: TrainConfig, guide=None):
     """The configured loss. ``gist`` / ``cached_gist`` need ``guide`` (the base model): an in-batch
     negative the guide scores above the pair's positive is masked as a likely false negative."""
     from sentence_transformers.sentence_transformer import losses
-
-    from ..core.config import CONTRASTS
 
     kw = dict(directions=CONTRASTS[config.contrast])
     if config.hardness:
