@@ -149,6 +149,19 @@ def test_the_ablated_losses_train(sample_project, tiny_model_dir, tmp_path, loss
     assert res.steps == 2 and all(v == v for _, v in res.losses)  # finite
 
 
+def test_make_loss_applies_the_configured_contrast_and_hardness(tiny_model_dir):
+    from embtune_core.core.config import CONTRASTS
+    from embtune_core.core.models import load_model
+    from embtune_core.train.trainer import make_loss
+
+    model = load_model(str(tiny_model_dir))
+    plain = make_loss(model, TrainConfig())
+    assert plain.directions == ("query_to_doc",) and plain.hardness_mode is None
+    tuned = make_loss(model, TrainConfig(loss="cached_mnrl", contrast="improved", hardness=9.0))
+    assert tuned.directions == CONTRASTS["improved"]
+    assert (tuned.hardness_mode, tuned.hardness_strength) == ("in_batch_negatives", 9.0)
+
+
 def test_merge_base_averages_the_weights(tiny_model_dir):
     import torch
 
