@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("EMBTUNE_BENCH_THREADS", "2")))  # 1 to run two benches side by side
 
 
 def main() -> None:
