@@ -3,7 +3,9 @@
 Every variant is a set of ``TrainConfig`` overrides trained through the same call the notebook and CLI
 make (``embtune_core.train.plan`` + ``train_run``), except ``tutorial`` (the tutorial's plain script: 3
 epochs, batch 32, lr 2e-5, 256 tokens, no hard negatives, its final model) and ``merge<N>`` (the
-``defaults`` run with N% of the base model's weights averaged in: no retraining). Each row reports the
+``defaults`` run with N% of the base model's weights averaged in: no retraining) and ``remine`` (one
+epoch of the defaults, then two more from that model with hard negatives mined again by it: ANCE-style
+re-mining, where the base model's blind spots no longer decide the negatives). Each row reports the
 tuned model alone (dense) and fused with BM25 (hybrid): Recall@5 and MRR@10, their paired deltas against
 the base model and against the ``defaults`` row, training wall and CPU seconds, and the tutorial's
 forgetting check: the change in Recall@5 on a general-domain BEIR set (``--general``: the project's
@@ -19,6 +21,7 @@ not in its workspace, e.g. the development benchmark's ``train_pairs.jsonl``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -67,7 +70,7 @@ def _evaluate(project, model_dir: str, models: dict) -> dict:
             for kind, spec in (("dense", model_dir), ("hybrid", f"hybrid:{model_dir}"))}
 
 
-def tutorial_script(pairs_path: str, out: str):
+def tutorial_script(pairs_path: str, out: str, seed: int = 42):
     """The tutorial's step-4 script, on CPU (fp16 removed: it fails on CPU), without selecting on the eval set."""
     from datasets import load_dataset
     from sentence_transformers import (
@@ -81,11 +84,11 @@ def tutorial_script(pairs_path: str, out: str):
 
     model = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
     dataset = load_dataset("json", data_files=pairs_path, split="train").select_columns(["query", "positive"])
-    dataset = dataset.train_test_split(test_size=0.1, seed=42)
+    dataset = dataset.train_test_split(test_size=0.1, seed=seed)
     args = SentenceTransformerTrainingArguments(
         output_dir=out, num_train_epochs=3, per_device_train_batch_size=32, learning_rate=2e-5, warmup_steps=0.1,
         eval_strategy="steps", eval_steps=100, save_strategy="no", logging_steps=20, report_to="none",
-        use_cpu=True, disable_tqdm=True, seed=42)
+        use_cpu=True, disable_tqdm=True, seed=seed)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset["train"],
                                          eval_dataset=dataset["test"], loss=MultipleNegativesRankingLoss(model))
     from transformers.trainer_callback import PrinterCallback
@@ -106,7 +109,7 @@ def main() -> None:
     ap.add_argument("--project", required=True)
     ap.add_argument("--pairs", help="pairs JSONL (default: the project's workspace pairs.jsonl)")
     ap.add_argument("--variants", default="defaults,tutorial,merge50",
-                    help=f"comma-separated: {', '.join(VARIANTS)}, tutorial, merge<N>")
+                    help=f"comma-separated: {', '.join(VARIANTS)}, tutorial, remine, merge<N>")
     ap.add_argument("--out", required=True, help="JSONL the rows are appended to")
     ap.add_argument("--reuse", action="append", default=[], metavar="VARIANT=DIR",
                     help="evaluate an existing model for this variant, trained on the same pairs, instead of training "
@@ -114,6 +117,9 @@ def main() -> None:
     ap.add_argument("--pairs-limit", type=int, default=0,
                     help="train on a seeded share of N pairs (whole query groups; e.g. 1000, the held-out set's size)")
     ap.add_argument("--general", help="general-domain BEIR folder for the forgetting check")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="another seed for every variant trained here (split, order, fills; the tutorial's too): a "
+                         "replicate of a run, to see how far two builds of one recipe differ (default: each's own)")
     args = ap.parse_args()
     reuse = dict(r.split("=", 1) for r in args.reuse)
     project = open_project(args.project)
@@ -139,7 +145,7 @@ def main() -> None:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
 
-    emit({"variant": "base", "project": project.name, "queries": len(project.eval_set),
+    emit({"variant": "base", "project": project.name, "queries": len(project.eval_set), "seed": args.seed or None,
           **{f"{k}_{m}": round(r.metrics[m], 4) for k, r in base.items() for m in METRICS}})
     for name in args.variants.split(","):
         w, c = time.perf_counter(), time.process_time()
@@ -148,7 +154,7 @@ def main() -> None:
             model_dir, extra = reuse[name], {"reused": reuse[name]}
         elif name == "tutorial":
             p = plan(project, pairs=pairs_file, log=lambda m: None)
-            model_dir = tutorial_script(str(p.pairs_path), str(tmp / name))[0]
+            model_dir = tutorial_script(str(p.pairs_path), str(tmp / name), seed=args.seed or 42)[0]
         elif name.startswith("merge"):
             share = int(name.removeprefix("merge")) / 100
             src = runs["defaults"]["dir"]
@@ -157,13 +163,25 @@ def main() -> None:
             model_dir = str(tmp / name)
             model.save(model_dir, create_model_card=False)
         else:
-            p = plan(project, VARIANTS[name], pairs=pairs_file, output_dir=tmp / name, log=lambda m: None)
-            run = train_run(p, started_by="bench_ablations", log=lambda m: print(m, file=sys.stderr))
+            stages = [(VARIANTS.get(name, {}), tmp / name)]
+            if name == "remine":
+                stages = [({"epochs": 1.0}, tmp / name / "epoch1"), ({"epochs": 2.0}, tmp / name)]
+            start, results = None, []
+            for over, folder in stages:
+                over = {**over, "seed": args.seed} if args.seed else over
+                p = plan(project, over, pairs=pairs_file, output_dir=folder, log=lambda m: None)
+                if start:  # continue from the last stage's model, which also mines the negatives; same split
+                    p = dataclasses.replace(p, config=dataclasses.replace(p.config, base_model=start))
+                run = train_run(p, started_by="bench_ablations", log=lambda m: print(m, file=sys.stderr))
+                start = str(run.path)
+                results.append(run.result)
             model_dir = str(run.path)
-            extra = {"steps": run.result.steps, "random_negatives": run.result.stats.get("hard_negatives_random"),
-                     "validation_s": round(run.result.validation_seconds, 1),
-                     "validation_share": run.result.summary()["validation_share"],
-                     "config": {k: v for k, v in VARIANTS[name].items()}}
+            validation_s = sum(r.validation_seconds for r in results)
+            extra = {"steps": sum(r.steps for r in results),
+                     "random_negatives": [r.stats.get("hard_negatives_random") for r in results],
+                     "validation_s": round(validation_s, 1),
+                     "validation_share": round(validation_s / sum(r.seconds for r in results), 3),
+                     "config": {k: v for k, v in VARIANTS.get(name, {}).items()}}
         wall, cpu = time.perf_counter() - w, time.process_time() - c
         res = _evaluate(project, model_dir, models)
         runs[name] = {"dir": model_dir, "res": res}
