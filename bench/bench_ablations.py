@@ -63,11 +63,35 @@ def _paired(base, other, metric) -> dict:
     return {"delta": round(d.delta, 4), "ci95": [round(d.ci_low, 4), round(d.ci_high, 4)]}
 
 
+@dataclasses.dataclass(frozen=True)
+class Replicates:
+    """Several runs of one recipe scored as one: each query's metrics averaged over the runs, so a paired
+    CI against another variant reflects the recipe rather than one draw of its seed."""
+
+    metrics: dict
+    per_query: object
+
+
 def _evaluate(project, model_dir: str, models: dict) -> dict:
+    """Dense and hybrid evaluations of ``model_dir``; ``DIR1+DIR2+...`` (replicate runs) gives their
+    per-query means (:class:`Replicates`)."""
+    import polars as pl
+
     from embtune_core.compare import evaluate_on_project
 
-    return {kind: evaluate_on_project(project, spec, models=models)[0]
-            for kind, spec in (("dense", model_dir), ("hybrid", f"hybrid:{model_dir}"))}
+    dirs = model_dir.split("+")
+    out = {}
+    for kind, prefix in (("dense", ""), ("hybrid", "hybrid:")):
+        results = [evaluate_on_project(project, prefix + d, models=models)[0] for d in dirs]
+        if len(results) == 1:
+            out[kind] = results[0]
+            continue
+        cols = [c for c in results[0].per_query.columns if c != "query_id" and results[0].per_query[c].dtype.is_numeric()]
+        per_query = (pl.concat([r.per_query.select("query_id", *cols) for r in results])
+                     .group_by("query_id").agg(pl.col(cols).mean()).sort("query_id"))
+        out[kind] = Replicates(metrics={m: sum(r.metrics[m] for r in results) / len(results) for m in METRICS},
+                               per_query=per_query)
+    return out
 
 
 def tutorial_script(pairs_path: str, out: str, seed: int = 42):
@@ -113,7 +137,8 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="JSONL the rows are appended to")
     ap.add_argument("--reuse", action="append", default=[], metavar="VARIANT=DIR",
                     help="evaluate an existing model for this variant, trained on the same pairs, instead of training "
-                         "it again (e.g. defaults=runs/X, tutorial=/tmp/ablations-Y/tutorial/final); repeatable")
+                         "it again (e.g. defaults=runs/X, tutorial=/tmp/ablations-Y/tutorial/final); DIR1+DIR2 (runs "
+                         "of --seed replicates) scores their per-query mean; repeatable")
     ap.add_argument("--pairs-limit", type=int, default=0,
                     help="train on a seeded share of N pairs (whole query groups; e.g. 1000, the held-out set's size)")
     ap.add_argument("--general", help="general-domain BEIR folder for the forgetting check")
@@ -187,8 +212,12 @@ def main() -> None:
         runs[name] = {"dir": model_dir, "res": res}
         row = {"variant": name, "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1), **extra}
         # the models _evaluate loaded, by spec: no second load
-        g = general_check(models[project.config.model.base], models[model_dir], general)["recall@5"]
-        row["general_recall@5_vs_base"] = {"delta": round(g["delta"], 4), "ci95": [round(x, 4) for x in g["ci95"]]}
+        for d in model_dir.split("+"):
+            g = general_check(models[project.config.model.base], models[d], general)["recall@5"]
+            row.setdefault("general_recall@5_vs_base", []).append(
+                {"delta": round(g["delta"], 4), "ci95": [round(x, 4) for x in g["ci95"]]})
+        if len(row["general_recall@5_vs_base"]) == 1:
+            row["general_recall@5_vs_base"] = row["general_recall@5_vs_base"][0]
         for kind, r in res.items():
             for m in METRICS:
                 row[f"{kind}_{m}"] = round(r.metrics[m], 4)

@@ -409,12 +409,12 @@ class TrainConfig:
 
         - CPU: 128 tokens, batch 32, 3 epochs (1 from 20,000 pairs), lr 5e-5, fp32. MiniLM trains ~8
           pairs/s at 128 tokens on 2 cores and ~3.6 at 256, so 128 tokens buys twice the steps for the
-          tutorial's time. Measured with ``bench/bench_ablations.py`` (one run each, paired 95% CIs): on
-          the development benchmark's 1,000 PostgreSQL pairs, 3 epochs against 1.5 gave Recall@5 +0.038
-          [+0.013, +0.065] and MRR@10 +0.040 [+0.025, +0.056], and beat the tutorial's script (3 epochs,
-          256 tokens, lr 2e-5) by +0.028 / +0.027 in 0.81x its CPU time; on the sample it tied both
-          (+0.006 / +0.010 against 1.5 epochs). Validation MRR@10 still rose at the last step of the
-          query-pair runs; where it peaks early (docs-derived pairs: after the first epoch), the best
+          tutorial's time. Measured with ``bench/bench_ablations.py`` (paired 95% CIs): on the development
+          benchmark's 1,000 PostgreSQL pairs, 3 epochs against 1.5 gave Recall@5 +0.038 [+0.013, +0.065]
+          and MRR@10 +0.040 [+0.025, +0.056] (on the sample a tie, +0.006 / +0.010), and the defaults beat
+          the tutorial's script (3 epochs, 256 tokens, lr 2e-5) by +0.024 / +0.021 over two seeds in ~0.8x
+          its CPU time (on the sample +0.004 / +0.023). Validation MRR@10 still rose at the last step of
+          the query-pair runs; where it peaks early (docs-derived pairs: after the first epoch), the best
           checkpoint is kept.
         - GPU: 256 tokens, batch 64 (more in-batch negatives are free there), 3 epochs (1 from 20,000
           pairs), lr 2e-5, bf16 when the card supports it, else fp16.
