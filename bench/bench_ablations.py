@@ -68,8 +68,11 @@ class Replicates:
     """Several runs of one recipe scored as one: each query's metrics averaged over the runs, so a paired
     CI against another variant reflects the recipe rather than one draw of its seed."""
 
-    metrics: dict
-    per_query: object
+    per_query: object  # query_id + METRICS, each the mean over the runs
+
+    @property
+    def metrics(self) -> dict:
+        return {m: float(self.per_query[m].mean()) for m in METRICS}
 
 
 def _evaluate(project, model_dir: str, models: dict) -> dict:
@@ -83,14 +86,8 @@ def _evaluate(project, model_dir: str, models: dict) -> dict:
     out = {}
     for kind, prefix in (("dense", ""), ("hybrid", "hybrid:")):
         results = [evaluate_on_project(project, prefix + d, models=models)[0] for d in dirs]
-        if len(results) == 1:
-            out[kind] = results[0]
-            continue
-        cols = [c for c in results[0].per_query.columns if c != "query_id" and results[0].per_query[c].dtype.is_numeric()]
-        per_query = (pl.concat([r.per_query.select("query_id", *cols) for r in results])
-                     .group_by("query_id").agg(pl.col(cols).mean()).sort("query_id"))
-        out[kind] = Replicates(metrics={m: sum(r.metrics[m] for r in results) / len(results) for m in METRICS},
-                               per_query=per_query)
+        out[kind] = results[0] if len(results) == 1 else Replicates(
+            pl.concat([r.per_query.select("query_id", *METRICS) for r in results]).group_by("query_id").mean())
     return out
 
 
@@ -183,6 +180,8 @@ def main() -> None:
         elif name.startswith("merge"):
             share = int(name.removeprefix("merge")) / 100
             src = runs["defaults"]["dir"]
+            if "+" in src:
+                raise SystemExit(f"{name}: merges one defaults run into the base, not replicates ({src})")
             model = load_model(src)
             merge_into(model, load_model(project.config.model.base, max_seq_length=model.max_seq_length), share)
             model_dir = str(tmp / name)
@@ -212,12 +211,10 @@ def main() -> None:
         runs[name] = {"dir": model_dir, "res": res}
         row = {"variant": name, "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1), **extra}
         # the models _evaluate loaded, by spec: no second load
-        for d in model_dir.split("+"):
-            g = general_check(models[project.config.model.base], models[d], general)["recall@5"]
-            row.setdefault("general_recall@5_vs_base", []).append(
-                {"delta": round(g["delta"], 4), "ci95": [round(x, 4) for x in g["ci95"]]})
-        if len(row["general_recall@5_vs_base"]) == 1:
-            row["general_recall@5_vs_base"] = row["general_recall@5_vs_base"][0]
+        checks = [general_check(models[project.config.model.base], models[d], general)["recall@5"]
+                  for d in model_dir.split("+")]
+        checks = [{"delta": round(g["delta"], 4), "ci95": [round(x, 4) for x in g["ci95"]]} for g in checks]
+        row["general_recall@5_vs_base"] = checks[0] if len(checks) == 1 else checks  # one per replicate
         for kind, r in res.items():
             for m in METRICS:
                 row[f"{kind}_{m}"] = round(r.metrics[m], 4)
